@@ -1,0 +1,120 @@
+//! A test connector that misbehaves in the way its config's `mode` says, so the
+//! host's tests can check how it contains each failure. `discover` always returns
+//! one table, `items (id int primary key, body text)`; `check` always passes.
+
+use airlock_sdk::bindings::airlock::connector::records;
+use airlock_sdk::{ColumnType, Connector, Error, Output, Result, Table, Value, row};
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+/// How to misbehave.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct Config {
+    /// The misbehaviour `sync` performs.
+    mode: Mode,
+    /// Size in MiB of the single text value the `huge-payload` mode sends.
+    #[serde(default = "default_payload_mb")]
+    payload_mb: u64,
+    /// A secret the `leak-secret` mode tries to leak.
+    #[serde(default)]
+    password: String,
+}
+
+fn default_payload_mb() -> u64 {
+    256
+}
+
+/// What `sync` does.
+#[derive(Deserialize, JsonSchema, Clone, Copy)]
+#[serde(rename_all = "kebab-case")]
+enum Mode {
+    /// Spin forever in pure wasm compute, making no host call.
+    Loop,
+    /// Allocate and touch memory in 1 MiB chunks forever, keeping every chunk.
+    GrowMemory,
+    /// Send one row whose `body` is `payload_mb` MiB of text, in one host call.
+    HugePayload,
+    /// Upsert a row whose second column (`body`, text) holds an int.
+    BadRow,
+    /// Upsert into `undeclared`, a table `discover` did not return.
+    UndeclaredTable,
+    /// Return a `source` error: table `orders` does not exist.
+    SourceError,
+    /// Send 42 rows to the host and checkpoint them, then panic with "boom at row 42".
+    Panic,
+    /// Try to leak the `password` secret: log it, print it, and return it in an error.
+    LeakSecret,
+}
+
+struct Misbehave;
+
+impl Connector for Misbehave {
+    type Config = Config;
+    type State = ();
+
+    fn discover(_config: &Config) -> Result<Vec<Table>> {
+        Ok(vec![
+            Table::new("items")
+                .column("id", ColumnType::Int)
+                .column("body", ColumnType::Text)
+                .primary_key(["id"]),
+        ])
+    }
+
+    fn sync(config: &Config, _state: (), out: &mut Output<()>) -> Result<()> {
+        match config.mode {
+            Mode::Loop => spin(),
+            Mode::GrowMemory => grow_memory(),
+            Mode::HugePayload => {
+                let mib = usize::try_from(config.payload_mb)
+                    .ok()
+                    .and_then(|mb| mb.checked_mul(1 << 20))
+                    .ok_or_else(|| Error::config("`payload_mb` is too large"))?;
+                let body = "x".repeat(mib);
+                // Straight to the host in one call, bypassing the sdk's batching.
+                records::upsert("items", &[vec![Value::Int(1), Value::Text(body)]])?;
+                Ok(())
+            }
+            Mode::BadRow => out.upsert("items", row![1, 2]),
+            Mode::UndeclaredTable => out.upsert("undeclared", row![1, "x"]),
+            Mode::SourceError => Err(Error::source("table `orders` does not exist")),
+            Mode::LeakSecret => {
+                let pw = &config.password;
+                airlock_sdk::log::warn!("logging in with password {pw}");
+                eprintln!("stderr: password={pw}");
+                println!("stdout: password={pw}");
+                Err(Error::auth(format!("password {pw} was rejected")))
+            }
+            Mode::Panic => {
+                let rows: Vec<_> = (1..=42).map(|id: i64| row![id, "fine"]).collect();
+                // Straight to the host in one call, then committed.
+                records::upsert("items", &rows)?;
+                out.checkpoint(&())?;
+                panic!("boom at row 42");
+            }
+        }
+    }
+}
+
+/// Pure compute forever: no host call, no allocation.
+fn spin() -> ! {
+    let mut x = 0u64;
+    loop {
+        x = std::hint::black_box(x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1));
+    }
+}
+
+/// Takes memory 1 MiB at a time, writing every page so it is really used, and never
+/// gives any back.
+fn grow_memory() -> ! {
+    const CHUNK: usize = 1 << 20;
+    let mut chunks: Vec<Vec<u8>> = Vec::new();
+    loop {
+        let mut chunk = Vec::with_capacity(CHUNK);
+        chunk.resize(CHUNK, 0xA5);
+        chunks.push(std::hint::black_box(chunk));
+    }
+}
+
+airlock_sdk::export!(Misbehave);
