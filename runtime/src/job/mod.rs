@@ -1,0 +1,226 @@
+//! One job: connection file → connector → instance → `sync(state)` → records →
+//! commit. Also the smaller commands built from the same steps (`spec`,
+//! `check`, `discover`, `reset`).
+//!
+//! The order matters for "bad input writes nothing": the config is validated and
+//! the connector loaded, instantiated and asked for its tables *before* the
+//! destination is opened.
+
+mod progress;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub use progress::{Progress, Snapshot, TableStats, thousands};
+pub use writer::{WriteError, Writer};
+
+use crate::config::{Destination, JobConfig};
+use crate::guest_build;
+use crate::sandbox::{CacheOutcome, ConnectorError, ErrorKind, Instance, JobEnv, LoadedConnector, Sandbox, Trap};
+use crate::schema::TableSchema;
+use crate::sink::{DuckDbSink, Sink};
+
+/// Why a job could not do its work. [`JobError::exit_code`] maps it to the
+/// command's exit status.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// Bad usage, config or connector file: the user must fix the input (exit 2).
+    #[error("{0}")]
+    Usage(String),
+    /// The connector or the source failed (exit 1).
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl JobError {
+    /// 2 for bad input, 1 for a failed run.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            JobError::Usage(_) => 2,
+            JobError::Failed(_) => 1,
+        }
+    }
+}
+
+impl From<ConnectorError> for JobError {
+    fn from(e: ConnectorError) -> Self {
+        match e.kind {
+            // The connector says its config is wrong: that is the user's input.
+            ErrorKind::Config => JobError::Usage(e.to_string()),
+            _ => JobError::Failed(e.to_string()),
+        }
+    }
+}
+
+impl From<Trap> for JobError {
+    fn from(t: Trap) -> Self {
+        JobError::Failed(t.to_string())
+    }
+}
+
+/// The result of a successful sync.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SyncReport {
+    /// Job name.
+    pub job: String,
+    /// Destination file.
+    pub destination: PathBuf,
+    /// What was written, per table, and the checkpoints committed.
+    #[serde(flatten)]
+    pub stats: Snapshot,
+    /// Whether the compiled connector came from the cache.
+    #[serde(skip)]
+    pub cache: CacheOutcome,
+}
+
+/// Finds the connector component: a `.wasm` file as is, or a crate directory built first.
+pub fn connector_file(path: &Path) -> Result<PathBuf, JobError> {
+    if path.is_dir() {
+        return guest_build::build(path).map_err(JobError::Usage);
+    }
+    if !path.exists() {
+        return Err(JobError::Usage(format!(
+            "connector: {} does not exist; point `connector` at a .wasm component or a connector crate directory",
+            path.display()
+        )));
+    }
+    Ok(path.to_owned())
+}
+
+/// Loads (and if needed builds) the connector at `path`.
+pub fn load(sandbox: &Sandbox, path: &Path) -> Result<LoadedConnector, JobError> {
+    let file = connector_file(path)?;
+    sandbox.load(&file).map_err(|e| JobError::Usage(e.to_string()))
+}
+
+async fn instantiate(loaded: &LoadedConnector, config: &JobConfig) -> Result<Instance, JobError> {
+    if let Some(dir) = &config.scratch_dir {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            JobError::Usage(format!("scratch_dir: cannot create {}: {e}", dir.display()))
+        })?;
+    }
+    let env = JobEnv {
+        job: &config.name,
+        limits: &config.limits,
+        redactor: &config.redactor,
+        scratch_dir: config.scratch_dir.as_deref(),
+    };
+    loaded
+        .instantiate(env)
+        .await
+        .map_err(|e| JobError::Failed(format!("could not start the connector: {e:#}")))
+}
+
+/// The JSON Schema of a connector's config.
+pub async fn spec(sandbox: &Sandbox, connector: &Path) -> Result<serde_json::Value, JobError> {
+    let loaded = load(sandbox, connector)?;
+    let config = JobConfig::parse(&format!("connector = {:?}", connector.display().to_string()), Path::new("."), "spec")
+        .map_err(JobError::Usage)?;
+    let mut instance = instantiate(&loaded, &config).await?;
+    let text = instance.spec().await?;
+    serde_json::from_str(&text)
+        .map_err(|e| JobError::Failed(format!("the connector's spec is not valid JSON: {e}")))
+}
+
+/// Runs the connector's own check of its config.
+pub async fn check(sandbox: &Sandbox, config: &JobConfig) -> Result<(), JobError> {
+    let loaded = load(sandbox, &config.connector)?;
+    let mut instance = instantiate(&loaded, config).await?;
+    instance.check(&config.connector_config.to_string()).await??;
+    Ok(())
+}
+
+/// The tables the connector declares, validated.
+pub async fn discover(sandbox: &Sandbox, config: &JobConfig) -> Result<Vec<TableSchema>, JobError> {
+    let loaded = load(sandbox, &config.connector)?;
+    let mut instance = instantiate(&loaded, config).await?;
+    discover_in(&mut instance, config).await
+}
+
+async fn discover_in(instance: &mut Instance, config: &JobConfig) -> Result<Vec<TableSchema>, JobError> {
+    let tables = instance.discover(&config.connector_config.to_string()).await??;
+    for (i, t) in tables.iter().enumerate() {
+        t.validate().map_err(|e| JobError::Failed(format!("the connector declared a bad table: {e}")))?;
+        if tables[..i].iter().any(|o| o.name == t.name) {
+            return Err(JobError::Failed(format!("the connector declared table `{}` twice", t.name)));
+        }
+    }
+    Ok(tables)
+}
+
+/// Opens the job's destination.
+pub fn open_sink(config: &JobConfig) -> Result<Box<dyn Sink>, JobError> {
+    match config.require_destination().map_err(JobError::Usage)? {
+        Destination::DuckDb(path) => {
+            let sink = DuckDbSink::open(path).map_err(|e| JobError::Failed(e.to_string()))?;
+            Ok(Box::new(sink))
+        }
+    }
+}
+
+fn destination_path(config: &JobConfig) -> PathBuf {
+    match &config.destination {
+        Some(Destination::DuckDb(p)) => p.clone(),
+        None => PathBuf::new(),
+    }
+}
+
+/// Runs one sync: from the last committed state, until the connector returns.
+/// `progress` is updated as records arrive.
+pub async fn sync(sandbox: &Sandbox, config: &JobConfig, progress: Arc<Progress>) -> Result<SyncReport, JobError> {
+    config.require_destination().map_err(JobError::Usage)?;
+    let loaded = load(sandbox, &config.connector)?;
+    let mut instance = instantiate(&loaded, config).await?;
+    let tables = discover_in(&mut instance, config).await?;
+
+    let mut sink = open_sink(config)?;
+    let state = sink.state(&config.name).map_err(|e| JobError::Failed(e.to_string()))?;
+    sink.prepare(&tables).map_err(|e| JobError::Failed(e.to_string()))?;
+    match &state {
+        Some(s) => tracing::info!(job = %config.name, "resuming from the last checkpoint ({} bytes of state)", s.len()),
+        None => tracing::info!(job = %config.name, "no committed state: starting a full sync"),
+    }
+    let writer = Writer::new(&config.name, sink, tables, state.clone(), config.limits.buffered_rows, progress.clone());
+    instance.records().set_writer(writer);
+
+    let outcome = instance.sync(&config.connector_config.to_string(), state.as_deref()).await;
+    let mut writer = instance.records().take_writer().expect("the writer stays installed during sync");
+    let failed = |what: String| {
+        let s = progress.snapshot();
+        JobError::Failed(format!(
+            "{what}\nreached: {}; everything up to the last of those checkpoints is committed, \
+             and the next sync resumes from it",
+            s.line()
+        ))
+    };
+    match outcome {
+        Ok(Ok(())) => writer.finish().map_err(|e| failed(e.to_string()))?,
+        Ok(Err(e)) => {
+            writer.abort();
+            // If a records call was refused, that is the root cause the connector passed on.
+            return Err(match (writer.failure(), e.kind) {
+                (Some(w), _) => failed(format!("sync failed: {w}")),
+                (None, ErrorKind::Config) => e.into(),
+                (None, _) => failed(format!("sync failed: {e}")),
+            });
+        }
+        Err(trap) => {
+            writer.abort();
+            return Err(failed(trap.to_string()));
+        }
+    }
+    Ok(SyncReport {
+        job: config.name.clone(),
+        destination: destination_path(config),
+        stats: progress.snapshot(),
+        cache: loaded.cache,
+    })
+}
+
+/// Forgets the job's committed state, so the next sync starts from scratch.
+/// Returns whether there was a state.
+pub fn reset(config: &JobConfig) -> Result<bool, JobError> {
+    let mut sink = open_sink(config)?;
+    sink.reset(&config.name).map_err(|e| JobError::Failed(e.to_string()))
+}

@@ -1,0 +1,23 @@
+//! airlock runs data-connector plugins — WebAssembly components — in a sandbox,
+//! and commits what they emit to a destination.
+//!
+//! A connector exports `source` (`spec`, `check`, `discover`, `sync`) and imports
+//! only `records` and `log` (see `wit/`). It gets no sockets, no environment, no
+//! files beyond an optional scratch directory, and runs under per-job limits on
+//! memory, wall time per call, bytes per host call and handles. Records are
+//! validated against the tables the connector declared and committed to the
+//! destination with the connector's state at every checkpoint, so a sync that
+//! dies resumes from its last checkpoint with nothing lost.
+//!
+//! Module map: [`config`] (the connection file), [`schema`] (values and tables),
+//! [`sandbox`] (wasmtime), [`sink`] (destinations), [`job`] (one sync, end to end),
+//! [`cli`] (the `airlock` command).
+
+pub mod cli;
+pub mod config;
+pub mod guest_build;
+pub mod job;
+pub mod redact;
+pub mod sandbox;
+pub mod schema;
+pub mod sink;

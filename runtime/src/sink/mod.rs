@@ -1,0 +1,58 @@
+//! Destinations: where a job's records and state are committed.
+//!
+//! The contract every destination keeps is **checkpoint = commit**: rows handed
+//! over before [`Sink::commit`] and the state passed to it become durable in one
+//! transaction, so a reader never sees a state that is ahead of its data. Rows may
+//! become durable *earlier* (a forced [`Sink::flush`]); replaying them after a crash
+//! is harmless because upserts are idempotent by primary key.
+
+mod duckdb;
+
+pub use self::duckdb::DuckDbSink;
+
+use crate::schema::{Row, TableSchema};
+
+/// A destination failure. The message names the table and says what went wrong.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct SinkError(pub String);
+
+/// Shorthand for results of sink operations.
+pub type SinkResult<T> = Result<T, SinkError>;
+
+/// What a destination must do for a job. Rows arrive already validated against
+/// the table's schema (arity, types, nullability), in the order the connector
+/// emitted them.
+pub trait Sink: Send {
+    /// The state last committed for `job`, or `None` if it never committed (or was reset).
+    fn state(&mut self, job: &str) -> SinkResult<Option<String>>;
+
+    /// Makes every table exist with at least the declared columns. Creates missing
+    /// tables, adds missing columns, and refuses a column whose type changed or a
+    /// changed primary key (with a message naming table and column).
+    fn prepare(&mut self, tables: &[TableSchema]) -> SinkResult<()>;
+
+    /// Inserts or replaces `rows` by primary key (appends on tables without one).
+    /// Within the uncommitted window the last write of a key wins.
+    fn upsert(&mut self, table: &str, rows: Vec<Row>) -> SinkResult<()>;
+
+    /// Marks the rows with these primary keys deleted (`_airlock_deleted = true`).
+    /// Ordered with the upserts around it: upsert, delete, upsert leaves the row live.
+    fn delete(&mut self, table: &str, keys: Vec<Row>) -> SinkResult<()>;
+
+    /// Marks every row of the table deleted; pending upserts of it are dropped.
+    fn truncate(&mut self, table: &str) -> SinkResult<()>;
+
+    /// Makes pending rows durable without touching the state (bounds memory and
+    /// transaction size when a connector checkpoints rarely).
+    fn flush(&mut self) -> SinkResult<()>;
+
+    /// Makes every pending row and `state` durable in one transaction.
+    fn commit(&mut self, job: &str, state: &str) -> SinkResult<()>;
+
+    /// Drops every pending (not yet durable) row. Durable data and state stay.
+    fn abort(&mut self);
+
+    /// Forgets the committed state of `job` (its rows stay). Returns whether there was one.
+    fn reset(&mut self, job: &str) -> SinkResult<bool>;
+}
