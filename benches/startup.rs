@@ -16,7 +16,12 @@ fn median(mut v: Vec<Duration>) -> Duration {
 }
 
 async fn first_call(loaded: &LoadedConnector, cfg: &JobConfig) {
-    let env = JobEnv { job: "bench", limits: &cfg.limits, redactor: &cfg.redactor, scratch_dir: None };
+    let env = JobEnv {
+        job: "bench",
+        limits: &cfg.limits,
+        redactor: &cfg.redactor,
+        scratch_dir: None,
+    };
     let mut instance = loaded.instantiate(env).await.expect("instantiate");
     instance.spec().await.expect("spec");
 }
@@ -24,15 +29,23 @@ async fn first_call(loaded: &LoadedConnector, cfg: &JobConfig) {
 #[tokio::main]
 async fn main() {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    let wasm = airlock::guest_build::build(&repo.join("guest-examples/hello")).expect("build hello");
+    let wasm =
+        airlock::guest_build::build(&repo.join("guest-examples/hello")).expect("build hello");
     let cfg = JobConfig::parse("connector = \"hello.wasm\"", repo, "bench").unwrap();
-    println!("connector: {} ({} KiB)", wasm.display(), std::fs::metadata(&wasm).unwrap().len() / 1024);
+    println!(
+        "connector: {} ({} KiB)",
+        wasm.display(),
+        std::fs::metadata(&wasm).unwrap().len() / 1024
+    );
 
     let mut cold = Vec::new();
     let mut cached = Vec::new();
     for _ in 0..5 {
         let dir = tempfile::tempdir().unwrap();
-        let opts = SandboxOptions { cache_dir: Some(dir.path().to_owned()), pooled_instances: None };
+        let opts = SandboxOptions {
+            cache_dir: Some(dir.path().to_owned()),
+            pooled_instances: None,
+        };
         let t = Instant::now();
         let sandbox = Sandbox::new(&opts).unwrap();
         first_call(&sandbox.load(&wasm).unwrap(), &cfg).await;
@@ -49,7 +62,10 @@ async fn main() {
     let dir = tempfile::tempdir().unwrap();
     let mut prelinked = Vec::new();
     for pooled in [None, Some(16)] {
-        let opts = SandboxOptions { cache_dir: Some(dir.path().to_owned()), pooled_instances: pooled };
+        let opts = SandboxOptions {
+            cache_dir: Some(dir.path().to_owned()),
+            pooled_instances: pooled,
+        };
         let sandbox = Sandbox::new(&opts).unwrap();
         let loaded = sandbox.load(&wasm).unwrap();
         first_call(&loaded, &cfg).await; // warm the slot and page cache
@@ -64,8 +80,20 @@ async fn main() {
 
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     println!("time to the first call (median):");
-    println!("  cold (compile + instantiate)         {:>9.2} ms", ms(median(cold)));
-    println!("  cached artifact (load + instantiate) {:>9.2} ms", ms(median(cached)));
-    println!("  pre-linked, on-demand allocation     {:>9.3} ms", ms(prelinked[0]));
-    println!("  pre-linked, pooling allocator        {:>9.3} ms", ms(prelinked[1]));
+    println!(
+        "  cold (compile + instantiate)         {:>9.2} ms",
+        ms(median(cold))
+    );
+    println!(
+        "  cached artifact (load + instantiate) {:>9.2} ms",
+        ms(median(cached))
+    );
+    println!(
+        "  pre-linked, on-demand allocation     {:>9.3} ms",
+        ms(prelinked[0])
+    );
+    println!(
+        "  pre-linked, pooling allocator        {:>9.3} ms",
+        ms(prelinked[1])
+    );
 }

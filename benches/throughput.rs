@@ -54,7 +54,8 @@ impl ToSql for Cell<'_> {
 fn native(users: i64, path: &std::path::Path) -> Duration {
     let start = Instant::now();
     let conn = duckdb::Connection::open(path).unwrap();
-    conn.execute_batch(&format!("{USERS_DDL}; {EVENTS_DDL};")).unwrap();
+    conn.execute_batch(&format!("{USERS_DDL}; {EVENTS_DDL};"))
+        .unwrap();
     let now = Value::Timestamp(1_700_000_000_000_000);
     let deleted = Value::Boolean(false);
     let mut id = 1;
@@ -66,9 +67,15 @@ fn native(users: i64, path: &std::path::Path) -> Duration {
             let mut e = conn.appender("events").unwrap();
             for i in id..end {
                 let row: Row = rows::user(i);
-                u.append_row(appender_params_from_iter(row.iter().chain([&now, &deleted]).map(Cell))).unwrap();
+                u.append_row(appender_params_from_iter(
+                    row.iter().chain([&now, &deleted]).map(Cell),
+                ))
+                .unwrap();
                 let row: Row = rows::event(i);
-                e.append_row(appender_params_from_iter(row.iter().chain([&now, &deleted]).map(Cell))).unwrap();
+                e.append_row(appender_params_from_iter(
+                    row.iter().chain([&now, &deleted]).map(Cell),
+                ))
+                .unwrap();
             }
         }
         conn.execute_batch("COMMIT").unwrap();
@@ -78,12 +85,22 @@ fn native(users: i64, path: &std::path::Path) -> Duration {
 }
 
 fn main() {
-    let users: i64 = std::env::var("AIRLOCK_BENCH_USERS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
-    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    let wasm = airlock::guest_build::build(&repo.join("guest-examples/hello")).expect("build hello");
+    let users: i64 = std::env::var("AIRLOCK_BENCH_USERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap();
+    let wasm =
+        airlock::guest_build::build(&repo.join("guest-examples/hello")).expect("build hello");
     let dir = tempfile::tempdir().unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let sandbox = Sandbox::new(&SandboxOptions { cache_dir: Some(dir.path().join("cache")), pooled_instances: None }).unwrap();
+    let sandbox = Sandbox::new(&SandboxOptions {
+        cache_dir: Some(dir.path().join("cache")),
+        pooled_instances: None,
+    })
+    .unwrap();
 
     let mut airlock_times = Vec::new();
     let mut native_times = Vec::new();
@@ -97,17 +114,37 @@ fn main() {
             "bench",
         )
         .unwrap();
-        let report = rt.block_on(job::sync(&sandbox, &cfg, Arc::new(Progress::default()))).expect("sync");
+        let report = rt
+            .block_on(job::sync(&sandbox, &cfg, Arc::new(Progress::default())))
+            .expect("sync");
         airlock_times.push(report.stats.elapsed);
-        native_times.push(native(users, &dir.path().join(format!("native-{round}.duckdb"))));
-        eprintln!("round {round}: airlock {:?}, native {:?}", airlock_times[round], native_times[round]);
+        native_times.push(native(
+            users,
+            &dir.path().join(format!("native-{round}.duckdb")),
+        ));
+        eprintln!(
+            "round {round}: airlock {:?}, native {:?}",
+            airlock_times[round], native_times[round]
+        );
     }
     let best = |v: &[Duration]| v.iter().min().copied().unwrap();
     let rows = (2 * users) as f64;
     let a = rows / best(&airlock_times).as_secs_f64();
     let n = rows / best(&native_times).as_secs_f64();
-    println!("{users} users = {} rows (users + events), best of 3:", 2 * users);
-    println!("  airlock (hello.wasm -> sandbox -> DuckDB sink) {:>12.0} rows/s", a);
-    println!("  native Rust, DuckDB appender                    {:>12.0} rows/s", n);
-    println!("  ratio airlock / native                          {:>12.2}x", a / n);
+    println!(
+        "{users} users = {} rows (users + events), best of 3:",
+        2 * users
+    );
+    println!(
+        "  airlock (hello.wasm -> sandbox -> DuckDB sink) {:>12.0} rows/s",
+        a
+    );
+    println!(
+        "  native Rust, DuckDB appender                    {:>12.0} rows/s",
+        n
+    );
+    println!(
+        "  ratio airlock / native                          {:>12.2}x",
+        a / n
+    );
 }

@@ -5,7 +5,10 @@ mod harness;
 use harness::{Job, airlock, guest, repo};
 
 fn assert_nothing_written(job: &Job) {
-    assert!(!job.db_path().exists(), "no destination may be created for bad input");
+    assert!(
+        !job.db_path().exists(),
+        "no destination may be created for bad input"
+    );
 }
 
 #[test]
@@ -14,8 +17,17 @@ fn malformed_connection_files_name_the_key_and_line() {
 
     let job = Job::new(&hello, "[limits]\nmemory_mb = \"lots\"\n");
     let run = job.airlock(&["sync"]).expect(2);
-    assert!(run.stderr.contains("limits.memory_mb: invalid type: string \"lots\", expected u64"), "{}", run.stderr);
-    assert!(run.stderr.contains("airlock.toml"), "the file is named: {}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("limits.memory_mb: invalid type: string \"lots\", expected u64"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("airlock.toml"),
+        "the file is named: {}",
+        run.stderr
+    );
     assert_nothing_written(&job);
 
     let job = Job::new(&hello, "[config\nusers = 1\n");
@@ -25,18 +37,39 @@ fn malformed_connection_files_name_the_key_and_line() {
 
     let job = Job::new(&hello, "[limits]\nmemroy_mb = 1\n");
     let run = job.airlock(&["sync"]).expect(2);
-    assert!(run.stderr.contains("unknown field `memroy_mb`"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("unknown field `memroy_mb`"),
+        "{}",
+        run.stderr
+    );
 
-    let job = Job::new(&hello, "[config]\npassword = { env = \"AIRLOCK_TEST_UNSET_VAR\" }\n");
+    let job = Job::new(
+        &hello,
+        "[config]\npassword = { env = \"AIRLOCK_TEST_UNSET_VAR\" }\n",
+    );
     let run = job.airlock(&["sync"]).expect(2);
-    assert!(run.stderr.contains("config.password: environment variable AIRLOCK_TEST_UNSET_VAR is not set"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("config.password: environment variable AIRLOCK_TEST_UNSET_VAR is not set"),
+        "{}",
+        run.stderr
+    );
     assert_nothing_written(&job);
 
     let run = airlock(&["sync", "--config", "/nonexistent/airlock.toml"]).expect(2);
-    assert!(run.stderr.contains("cannot read config file /nonexistent/airlock.toml"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("cannot read config file /nonexistent/airlock.toml"),
+        "{}",
+        run.stderr
+    );
 
     let run = airlock(&["sync"]).expect(2);
-    assert!(run.stderr.contains("--config"), "clap names the missing flag: {}", run.stderr);
+    assert!(
+        run.stderr.contains("--config"),
+        "clap names the missing flag: {}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -46,28 +79,45 @@ fn files_that_are_not_connectors_are_named_plainly() {
     let missing = dir.path().join("missing.wasm");
     let job = Job::new(&missing, "");
     let run = job.airlock(&["sync"]).expect(2);
-    assert!(run.stderr.contains(&format!("connector: {} does not exist", missing.display())), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains(&format!("connector: {} does not exist", missing.display())),
+        "{}",
+        run.stderr
+    );
 
     let text = dir.path().join("notes.wasm");
     std::fs::write(&text, "hello, I am text").unwrap();
     let job = Job::new(&text, "");
     let run = job.airlock(&["sync"]).expect(2);
-    assert!(run.stderr.contains("is not a WebAssembly file"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("is not a WebAssembly file"),
+        "{}",
+        run.stderr
+    );
     assert_nothing_written(&job);
 
     let core = dir.path().join("core.wasm");
     std::fs::write(&core, b"\0asm\x01\0\0\0").unwrap();
     let job = Job::new(&core, "");
     let run = job.airlock(&["sync"]).expect(2);
-    assert!(run.stderr.contains("is a core WebAssembly module, not a component"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("is a core WebAssembly module, not a component"),
+        "{}",
+        run.stderr
+    );
     assert_nothing_written(&job);
 
     let other = guest("tests/guests/wrong-version");
     let job = Job::new(&other, "");
     let run = job.airlock(&["sync"]).expect(2);
     assert!(
-        run.stderr.contains("was built for the airlock contract airlock:connector@0.2.0")
-            && run.stderr.contains("this airlock speaks airlock:connector@0.1.0"),
+        run.stderr
+            .contains("was built for the airlock contract airlock:connector@0.2.0")
+            && run
+                .stderr
+                .contains("this airlock speaks airlock:connector@0.1.0"),
         "{}",
         run.stderr
     );
@@ -77,21 +127,36 @@ fn files_that_are_not_connectors_are_named_plainly() {
     std::fs::create_dir(&not_a_dir_crate).unwrap();
     let job = Job::new(&not_a_dir_crate, "");
     let run = job.airlock(&["sync"]).expect(2);
-    assert!(run.stderr.contains("is a directory without a Cargo.toml"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("is a directory without a Cargo.toml"),
+        "{}",
+        run.stderr
+    );
     let _ = repo();
 }
 
 fn misbehave(mode: &str) -> Job {
-    Job::new(&guest("tests/guests/misbehave"), &format!("[config]\nmode = \"{mode}\"\n"))
+    Job::new(
+        &guest("tests/guests/misbehave"),
+        &format!("[config]\nmode = \"{mode}\"\n"),
+    )
 }
 
 #[test]
 fn a_panicking_connector_shows_the_panic_and_how_far_it_got() {
     let job = misbehave("panic");
     let run = job.airlock(&["sync"]).expect(1);
-    assert!(run.stderr.contains("the connector crashed in `sync`"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("the connector crashed in `sync`"),
+        "{}",
+        run.stderr
+    );
     assert!(run.stderr.contains("boom at row 42"), "{}", run.stderr);
-    assert!(run.stderr.contains("reached: items 42 · 1 checkpoints"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("reached: items 42 · 1 checkpoints"),
+        "{}",
+        run.stderr
+    );
     // The checkpointed rows stay.
     assert_eq!(harness::scalar(&job.db(), "SELECT count(*) FROM items"), 42);
 }
@@ -99,13 +164,28 @@ fn a_panicking_connector_shows_the_panic_and_how_far_it_got() {
 #[test]
 fn contract_violations_and_source_errors_are_reported() {
     let run = misbehave("bad-row").airlock(&["sync"]).expect(1);
-    assert!(run.stderr.contains("table `items` row 0 column `body`: expected text, got int"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("table `items` row 0 column `body`: expected text, got int"),
+        "{}",
+        run.stderr
+    );
 
     let run = misbehave("undeclared-table").airlock(&["sync"]).expect(1);
-    assert!(run.stderr.contains("was not returned by `discover` (tables: items)"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("was not returned by `discover` (tables: items)"),
+        "{}",
+        run.stderr
+    );
 
     let run = misbehave("source-error").airlock(&["sync"]).expect(1);
-    assert!(run.stderr.contains("source error: table `orders` does not exist"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("source error: table `orders` does not exist"),
+        "{}",
+        run.stderr
+    );
 
     let run = misbehave("no-such-mode").airlock(&["sync"]).expect(2);
     assert!(run.stderr.contains("config error"), "{}", run.stderr);
@@ -123,8 +203,15 @@ fn secrets_never_reach_logs_or_errors() {
         .env("AIRLOCK_CACHE_DIR", harness::cache_dir())
         .output()
         .unwrap();
-    let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(out.status.code(), Some(1), "{all}");
     assert!(!all.contains("pa55-w0rd-xyz"), "secret leaked: {all}");
-    assert!(all.contains("***"), "the leak attempts are visible, masked: {all}");
+    assert!(
+        all.contains("***"),
+        "the leak attempts are visible, masked: {all}"
+    );
 }

@@ -80,7 +80,10 @@ pub fn main() -> i32 {
     let cli = Cli::parse();
     let bar = BarSlot::default();
     init_logging(&cli, bar.clone());
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -92,7 +95,10 @@ pub fn main() -> i32 {
         Ok(()) => 0,
         Err(e) => {
             if json {
-                println!("{}", serde_json::json!({ "ok": false, "error": e.to_string() }));
+                println!(
+                    "{}",
+                    serde_json::json!({ "ok": false, "error": e.to_string() })
+                );
             }
             eprintln!("error: {e}");
             e.exit_code()
@@ -101,17 +107,31 @@ pub fn main() -> i32 {
 }
 
 async fn run(cli: Cli, bar: BarSlot) -> Result<(), JobError> {
-    let cache_dir = if cli.no_cache { None } else { cli.cache_dir.clone().or_else(ComponentCache::default_dir) };
-    let sandbox = Sandbox::new(&SandboxOptions { cache_dir, pooled_instances: None })
-        .map_err(|e| JobError::Failed(format!("cannot set up the WebAssembly engine: {e:#}")))?;
+    let cache_dir = if cli.no_cache {
+        None
+    } else {
+        cli.cache_dir.clone().or_else(ComponentCache::default_dir)
+    };
+    let sandbox = Sandbox::new(&SandboxOptions {
+        cache_dir,
+        pooled_instances: None,
+    })
+    .map_err(|e| JobError::Failed(format!("cannot set up the WebAssembly engine: {e:#}")))?;
     match cli.command {
         Command::Spec { connector } => {
             let schema = job::spec(&sandbox, &connector).await?;
-            println!("{}", serde_json::to_string_pretty(&schema).expect("a JSON value serializes"));
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&schema).expect("a JSON value serializes")
+            );
         }
         Command::Check { config } => {
             let config = load_config(&config)?;
-            println!("connection file ok: job `{}`, connector {}", config.name, config.connector.display());
+            println!(
+                "connection file ok: job `{}`, connector {}",
+                config.name,
+                config.connector.display()
+            );
             job::check(&sandbox, &config).await?;
             println!("connector check passed");
         }
@@ -119,7 +139,10 @@ async fn run(cli: Cli, bar: BarSlot) -> Result<(), JobError> {
             let config = load_config(&config)?;
             let tables = job::discover(&sandbox, &config).await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&tables_json(&tables)).expect("serializes"));
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&tables_json(&tables)).expect("serializes")
+                );
             } else {
                 print_tables(&tables);
             }
@@ -146,7 +169,10 @@ async fn run(cli: Cli, bar: BarSlot) -> Result<(), JobError> {
         Command::Reset { config } => {
             let config = load_config(&config)?;
             if job::reset(&config)? {
-                println!("forgot the state of job `{}`; the next sync starts from scratch (rows are kept)", config.name);
+                println!(
+                    "forgot the state of job `{}`; the next sync starts from scratch (rows are kept)",
+                    config.name
+                );
             } else {
                 println!("job `{}` had no committed state", config.name);
             }
@@ -170,20 +196,43 @@ fn print_summary(r: &SyncReport) {
         s.elapsed.as_secs_f64()
     );
     let width = s.tables.keys().map(String::len).max().unwrap_or(5).max(5);
-    let _ = writeln!(out, "  {:<width$}  {:>12}  {:>10}", "table", "upserts", "deletes");
+    let _ = writeln!(
+        out,
+        "  {:<width$}  {:>12}  {:>10}",
+        "table", "upserts", "deletes"
+    );
     for (name, t) in &s.tables {
-        let _ = writeln!(out, "  {name:<width$}  {:>12}  {:>10}", thousands(t.upserts), thousands(t.deletes));
+        let _ = writeln!(
+            out,
+            "  {name:<width$}  {:>12}  {:>10}",
+            thousands(t.upserts),
+            thousands(t.deletes)
+        );
     }
     let rate = s.total_upserts() as f64 / s.elapsed.as_secs_f64().max(1e-9);
-    let _ = writeln!(out, "  {} checkpoints, {} rows/s", s.checkpoints, thousands(rate as u64));
+    let _ = writeln!(
+        out,
+        "  {} checkpoints, {} rows/s",
+        s.checkpoints,
+        thousands(rate as u64)
+    );
 }
 
 fn print_tables(tables: &[TableSchema]) {
     for t in tables {
-        let key = if t.primary_key.is_empty() { "append-only".to_owned() } else { format!("key ({})", t.primary_key.join(", ")) };
+        let key = if t.primary_key.is_empty() {
+            "append-only".to_owned()
+        } else {
+            format!("key ({})", t.primary_key.join(", "))
+        };
         println!("{} — {key}", t.name);
         for c in &t.columns {
-            println!("  {:<24} {}{}", c.name, c.ty, if c.nullable { "" } else { " not null" });
+            println!(
+                "  {:<24} {}{}",
+                c.name,
+                c.ty,
+                if c.nullable { "" } else { " not null" }
+            );
         }
     }
 }
@@ -226,7 +275,8 @@ struct BarSlot(Arc<Mutex<Option<ProgressBar>>>);
 impl BarSlot {
     fn show(&self, job: &str, progress: Arc<Progress>) -> tokio::task::JoinHandle<()> {
         let bar = ProgressBar::new_spinner().with_style(
-            ProgressStyle::with_template("{spinner} [{elapsed}] {prefix}: {msg}").expect("valid template"),
+            ProgressStyle::with_template("{spinner} [{elapsed}] {prefix}: {msg}")
+                .expect("valid template"),
         );
         bar.set_prefix(format!("syncing {job}"));
         *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(bar.clone());

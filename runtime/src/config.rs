@@ -161,7 +161,10 @@ impl JobConfig {
         }
         raw.limits.validate()?;
         if raw.connector.as_os_str().is_empty() {
-            return Err("connector: must be the path of a .wasm component or a connector crate directory".into());
+            return Err(
+                "connector: must be the path of a .wasm component or a connector crate directory"
+                    .into(),
+            );
         }
 
         let mut redactor = Redactor::default();
@@ -171,7 +174,9 @@ impl JobConfig {
             name,
             connector: base.join(raw.connector),
             connector_config,
-            destination: raw.destination.map(|d| Destination::DuckDb(base.join(d.duckdb))),
+            destination: raw
+                .destination
+                .map(|d| Destination::DuckDb(base.join(d.duckdb))),
             limits: raw.limits,
             scratch_dir: raw.scratch_dir.map(|p| base.join(p)),
             redactor,
@@ -194,7 +199,11 @@ fn deserialize<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, String> 
         let path = e.path().to_string();
         let inner = e.into_inner();
         let msg = with_line(text, &inner);
-        if path == "." || path.is_empty() { msg } else { format!("{path}: {msg}") }
+        if path == "." || path.is_empty() {
+            msg
+        } else {
+            format!("{path}: {msg}")
+        }
     })
 }
 
@@ -219,19 +228,29 @@ fn resolve_table(
 ) -> Result<Json, String> {
     let mut out = serde_json::Map::with_capacity(table.len());
     for (k, v) in table {
-        out.insert(k.clone(), resolve(v, &format!("{path}.{k}"), base, redactor)?);
+        out.insert(
+            k.clone(),
+            resolve(v, &format!("{path}.{k}"), base, redactor)?,
+        );
     }
     Ok(Json::Object(out))
 }
 
-fn resolve(v: &toml::Value, path: &str, base: &Path, redactor: &mut Redactor) -> Result<Json, String> {
+fn resolve(
+    v: &toml::Value,
+    path: &str,
+    base: &Path,
+    redactor: &mut Redactor,
+) -> Result<Json, String> {
     use toml::Value as T;
     Ok(match v {
         T::String(s) => Json::String(s.clone()),
         T::Integer(i) => Json::from(*i),
         T::Float(f) => serde_json::Number::from_f64(*f)
             .map(Json::Number)
-            .ok_or_else(|| format!("{path}: {f} cannot be represented in JSON; use a finite number"))?,
+            .ok_or_else(|| {
+                format!("{path}: {f} cannot be represented in JSON; use a finite number")
+            })?,
         T::Boolean(b) => Json::Bool(*b),
         T::Datetime(d) => Json::String(d.to_string()),
         T::Array(items) => Json::Array(
@@ -302,10 +321,14 @@ mod tests {
 
     #[test]
     fn minimal_file_gets_defaults_and_absolute_paths() {
-        let c = parse("connector = \"hello.wasm\"\n[destination]\nduckdb = \"out.duckdb\"\n").unwrap();
+        let c =
+            parse("connector = \"hello.wasm\"\n[destination]\nduckdb = \"out.duckdb\"\n").unwrap();
         assert_eq!(c.name, "shop");
         assert_eq!(c.connector, Path::new("/jobs/hello.wasm"));
-        assert_eq!(c.destination, Some(Destination::DuckDb("/jobs/out.duckdb".into())));
+        assert_eq!(
+            c.destination,
+            Some(Destination::DuckDb("/jobs/out.duckdb".into()))
+        );
         assert_eq!(c.limits, Limits::default());
         assert_eq!(c.connector_config, serde_json::json!({}));
         assert!(c.scratch_dir.is_none());
@@ -352,8 +375,14 @@ mod tests {
         assert_eq!(c.connector_config["password"], "env-secret-1");
         assert_eq!(c.connector_config["token"], "file-secret-1");
         // A table with more keys is ordinary data, not a reference.
-        assert_eq!(c.connector_config["plain"], serde_json::json!({"env": "X", "other": 1}));
-        assert_eq!(c.redactor.redact("auth env-secret-1 / file-secret-1"), "auth *** / ***");
+        assert_eq!(
+            c.connector_config["plain"],
+            serde_json::json!({"env": "X", "other": 1})
+        );
+        assert_eq!(
+            c.redactor.redact("auth env-secret-1 / file-secret-1"),
+            "auth *** / ***"
+        );
     }
 
     #[test]
@@ -365,18 +394,28 @@ mod tests {
             "config.db.password: environment variable AIRLOCK_SURELY_UNSET is not set; \
              export it, or give the secret as { file = \"...\" }"
         );
-        let e = parse("connector = \"c.wasm\"\n[config]\nkey = { file = \"nope/key\" }\n").unwrap_err();
-        assert!(e.starts_with("config.key: cannot read secret file /jobs/nope/key"), "{e}");
+        let e =
+            parse("connector = \"c.wasm\"\n[config]\nkey = { file = \"nope/key\" }\n").unwrap_err();
+        assert!(
+            e.starts_with("config.key: cannot read secret file /jobs/nope/key"),
+            "{e}"
+        );
     }
 
     #[test]
     fn wrong_types_and_unknown_keys_name_the_key_path_and_line() {
         let e = parse("connector = \"c.wasm\"\n[limits]\nmemory_mb = \"lots\"\n").unwrap_err();
-        assert!(e.starts_with("limits.memory_mb: invalid type: string \"lots\", expected u64"), "{e}");
+        assert!(
+            e.starts_with("limits.memory_mb: invalid type: string \"lots\", expected u64"),
+            "{e}"
+        );
         assert!(e.ends_with("(line 3)"), "{e}");
 
         let e = parse("connector = \"c.wasm\"\n[limits]\nmemroy_mb = 5\n").unwrap_err();
-        assert!(e.contains("unknown field `memroy_mb`, expected one of"), "{e}");
+        assert!(
+            e.contains("unknown field `memroy_mb`, expected one of"),
+            "{e}"
+        );
         assert!(e.starts_with("limits"), "{e}");
 
         let e = parse("connecter = \"c.wasm\"\n").unwrap_err();
@@ -386,7 +425,10 @@ mod tests {
         assert!(e.contains("missing field `connector`"), "{e}");
 
         let e = parse("connector = \"c.wasm\"\n[destination]\nduckdb = 3\n").unwrap_err();
-        assert!(e.starts_with("destination.duckdb: invalid type: integer `3`"), "{e}");
+        assert!(
+            e.starts_with("destination.duckdb: invalid type: integer `3`"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -395,7 +437,8 @@ mod tests {
         assert_eq!(e, "limits.memory_mb: must be at least 1");
         let e = parse("connector = \"c.wasm\"\n[limits]\nmemory_mb = 10000\n").unwrap_err();
         assert!(e.contains("at most 4096"), "{e}");
-        let c = parse("connector = \"c.wasm\"\n[limits]\nmemory_mb = 64\ncall_timeout_secs = 2\n").unwrap();
+        let c = parse("connector = \"c.wasm\"\n[limits]\nmemory_mb = 64\ncall_timeout_secs = 2\n")
+            .unwrap();
         assert_eq!(c.limits.memory_mb, 64);
         assert_eq!(c.limits.call_timeout_secs, 2);
         assert_eq!(c.limits.buffered_rows, Limits::default().buffered_rows);
@@ -410,6 +453,10 @@ mod tests {
     #[test]
     fn destination_is_required_only_where_needed() {
         let c = parse("connector = \"c.wasm\"\n").unwrap();
-        assert!(c.require_destination().unwrap_err().contains("[destination]"));
+        assert!(
+            c.require_destination()
+                .unwrap_err()
+                .contains("[destination]")
+        );
     }
 }

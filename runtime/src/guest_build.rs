@@ -33,7 +33,12 @@ pub fn build(dir: &Path) -> Result<PathBuf, String> {
     if let Some(shared) = std::env::var_os("CARGO_TARGET_DIR") {
         cmd.env("CARGO_TARGET_DIR", Path::new(&shared).join("wasm-guests"));
     }
-    let mut child = cmd.spawn().map_err(|e| format!("connector: cannot run cargo to build {}: {e}", dir.display()))?;
+    let mut child = cmd.spawn().map_err(|e| {
+        format!(
+            "connector: cannot run cargo to build {}: {e}",
+            dir.display()
+        )
+    })?;
     let manifest = manifest.canonicalize().unwrap_or(manifest);
     let mut artifact = None;
     for line in std::io::BufReader::new(child.stdout.take().expect("piped stdout")).lines() {
@@ -42,7 +47,9 @@ pub fn build(dir: &Path) -> Result<PathBuf, String> {
             artifact = Some(path);
         }
     }
-    let status = child.wait().map_err(|e| format!("connector: waiting for cargo: {e}"))?;
+    let status = child
+        .wait()
+        .map_err(|e| format!("connector: waiting for cargo: {e}"))?;
     if !status.success() {
         return Err(format!(
             "connector: building {} failed (see the compiler output above); \
@@ -61,10 +68,16 @@ pub fn build(dir: &Path) -> Result<PathBuf, String> {
 /// The `.wasm` of a `compiler-artifact` message for the crate at `manifest`.
 fn wasm_artifact(line: &str, manifest: &Path) -> Option<PathBuf> {
     let msg: serde_json::Value = serde_json::from_str(line).ok()?;
-    if msg["reason"] != "compiler-artifact" || Path::new(msg["manifest_path"].as_str()?) != manifest {
+    if msg["reason"] != "compiler-artifact" || Path::new(msg["manifest_path"].as_str()?) != manifest
+    {
         return None;
     }
-    msg["filenames"].as_array()?.iter().filter_map(|f| f.as_str()).find(|f| f.ends_with(".wasm")).map(PathBuf::from)
+    msg["filenames"]
+        .as_array()?
+        .iter()
+        .filter_map(|f| f.as_str())
+        .find(|f| f.ends_with(".wasm"))
+        .map(PathBuf::from)
 }
 
 #[cfg(test)]
@@ -78,7 +91,10 @@ mod tests {
         let dep = r#"{"reason":"compiler-artifact","manifest_path":"/reg/serde/Cargo.toml","filenames":["/t/libserde.rlib"]}"#;
         assert_eq!(wasm_artifact(ours, m), Some(PathBuf::from("/t/hello.wasm")));
         assert_eq!(wasm_artifact(dep, m), None);
-        assert_eq!(wasm_artifact(r#"{"reason":"build-finished","success":true}"#, m), None);
+        assert_eq!(
+            wasm_artifact(r#"{"reason":"build-finished","success":true}"#, m),
+            None
+        );
         assert_eq!(wasm_artifact("not json", m), None);
     }
 }

@@ -47,7 +47,10 @@ mod tests {
         r.add("hunter2");
         r.add("hunter2-long");
         r.add("x");
-        assert_eq!(r.redact("pw=hunter2-long;pw2=hunter2 x"), "pw=***;pw2=*** x");
+        assert_eq!(
+            r.redact("pw=hunter2-long;pw2=hunter2 x"),
+            "pw=***;pw2=*** x"
+        );
         assert!(matches!(r.redact("nothing here"), Cow::Borrowed(_)));
     }
 }

@@ -165,7 +165,9 @@ impl TableSchema {
             return Err("a table has an empty name".into());
         }
         if table.starts_with("_airlock") {
-            return Err(format!("table `{table}`: names starting with `_airlock` are reserved"));
+            return Err(format!(
+                "table `{table}`: names starting with `_airlock` are reserved"
+            ));
         }
         if self.columns.is_empty() {
             return Err(format!("table `{table}` has no columns"));
@@ -180,8 +182,14 @@ impl TableSchema {
                     c.name
                 ));
             }
-            if self.columns[..i].iter().any(|o| o.name.eq_ignore_ascii_case(&c.name)) {
-                return Err(format!("table `{table}`: column `{}` is declared twice", c.name));
+            if self.columns[..i]
+                .iter()
+                .any(|o| o.name.eq_ignore_ascii_case(&c.name))
+            {
+                return Err(format!(
+                    "table `{table}`: column `{}` is declared twice",
+                    c.name
+                ));
             }
             if let ColumnType::Decimal { precision, scale } = c.ty
                 && (!(1..=38).contains(&precision) || scale > precision)
@@ -269,8 +277,16 @@ mod tests {
         TableSchema {
             name: "users".into(),
             columns: vec![
-                Column { name: "id".into(), ty: ColumnType::Int, nullable: false },
-                Column { name: "email".into(), ty: ColumnType::Text, nullable: true },
+                Column {
+                    name: "id".into(),
+                    ty: ColumnType::Int,
+                    nullable: false,
+                },
+                Column {
+                    name: "email".into(),
+                    ty: ColumnType::Text,
+                    nullable: true,
+                },
             ],
             primary_key: vec!["id".into()],
         }
@@ -281,7 +297,9 @@ mod tests {
         let t = users();
         t.validate().unwrap();
         t.check_row(&vec![Value::Int(1), Value::Null], 0).unwrap();
-        let e = t.check_row(&vec![Value::Text("x".into()), Value::Null], 3).unwrap_err();
+        let e = t
+            .check_row(&vec![Value::Text("x".into()), Value::Null], 3)
+            .unwrap_err();
         assert_eq!(e, "table `users` row 3 column `id`: expected int, got text");
         let e = t.check_row(&vec![Value::Null, Value::Null], 0).unwrap_err();
         assert!(e.contains("null in a non-nullable column"), "{e}");
@@ -296,14 +314,22 @@ mod tests {
         assert!(t.check_key(&vec![Value::Int(7), Value::Null], 0).is_err());
         let mut log = users();
         log.primary_key.clear();
-        assert!(log.check_key(&vec![Value::Int(7)], 0).unwrap_err().contains("no primary key"));
+        assert!(
+            log.check_key(&vec![Value::Int(7)], 0)
+                .unwrap_err()
+                .contains("no primary key")
+        );
     }
 
     #[test]
     fn schema_validation_catches_mistakes() {
         let mut t = users();
         t.primary_key = vec!["nope".into()];
-        assert!(t.validate().unwrap_err().contains("`nope`, which is not a column"));
+        assert!(
+            t.validate()
+                .unwrap_err()
+                .contains("`nope`, which is not a column")
+        );
         let mut t = users();
         t.columns[0].nullable = true;
         assert!(t.validate().unwrap_err().contains("must not be nullable"));
@@ -311,7 +337,10 @@ mod tests {
         t.columns[1].name = "ID".into();
         assert!(t.validate().unwrap_err().contains("declared twice"));
         let mut t = users();
-        t.columns[1].ty = ColumnType::Decimal { precision: 40, scale: 2 };
+        t.columns[1].ty = ColumnType::Decimal {
+            precision: 40,
+            scale: 2,
+        };
         assert!(t.validate().unwrap_err().contains("decimal(40,2)"));
         let mut t = users();
         t.columns[1].name = "_airlock_deleted".into();

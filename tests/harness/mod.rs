@@ -11,7 +11,10 @@ use std::sync::{Mutex, OnceLock};
 
 /// The repository root.
 pub fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("runtime/ has a parent").to_owned()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("runtime/ has a parent")
+        .to_owned()
 }
 
 /// Compiled component of a guest crate (`guest-examples/hello`,
@@ -19,7 +22,10 @@ pub fn repo() -> PathBuf {
 /// `airlock` uses for `connector = "<crate dir>"`.
 pub fn guest(crate_dir: &str) -> PathBuf {
     static BUILT: OnceLock<Mutex<HashMap<String, PathBuf>>> = OnceLock::new();
-    let mut built = BUILT.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
+    let mut built = BUILT
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
     built
         .entry(crate_dir.to_owned())
         .or_insert_with(|| {
@@ -89,7 +95,9 @@ pub fn query(db: &duckdb::Connection, sql: &str) -> Vec<Vec<String>> {
             (0..n)
                 .map(|i| match row.get_ref(i).unwrap() {
                     duckdb::types::ValueRef::Null => "NULL".to_owned(),
-                    _ => row.get::<_, String>(i).unwrap_or_else(|_| format!("{:?}", row.get_ref(i).unwrap())),
+                    _ => row
+                        .get::<_, String>(i)
+                        .unwrap_or_else(|_| format!("{:?}", row.get_ref(i).unwrap())),
                 })
                 .collect(),
         );
@@ -99,7 +107,8 @@ pub fn query(db: &duckdb::Connection, sql: &str) -> Vec<Vec<String>> {
 
 /// One number from `sql`.
 pub fn scalar(db: &duckdb::Connection, sql: &str) -> i64 {
-    db.query_row(sql, [], |r| r.get(0)).unwrap_or_else(|e| panic!("{sql}: {e}"))
+    db.query_row(sql, [], |r| r.get(0))
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
 }
 
 /// What a run of the binary did.
@@ -112,7 +121,11 @@ pub struct Run {
 impl Run {
     /// Panics with both streams unless the exit code is `code`.
     pub fn expect(self, code: i32) -> Run {
-        assert_eq!(self.code, code, "exit code\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, code,
+            "exit code\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout, self.stderr
+        );
         self
     }
 }

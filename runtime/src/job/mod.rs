@@ -17,7 +17,9 @@ pub use writer::{WriteError, Writer};
 
 use crate::config::{Destination, JobConfig};
 use crate::guest_build;
-use crate::sandbox::{CacheOutcome, ConnectorError, ErrorKind, Instance, JobEnv, LoadedConnector, Sandbox, Trap};
+use crate::sandbox::{
+    CacheOutcome, ConnectorError, ErrorKind, Instance, JobEnv, LoadedConnector, Sandbox, Trap,
+};
 use crate::schema::TableSchema;
 use crate::sink::{DuckDbSink, Sink};
 
@@ -91,7 +93,9 @@ pub fn connector_file(path: &Path) -> Result<PathBuf, JobError> {
 /// Loads (and if needed builds) the connector at `path`.
 pub fn load(sandbox: &Sandbox, path: &Path) -> Result<LoadedConnector, JobError> {
     let file = connector_file(path)?;
-    sandbox.load(&file).map_err(|e| JobError::Usage(e.to_string()))
+    sandbox
+        .load(&file)
+        .map_err(|e| JobError::Usage(e.to_string()))
 }
 
 async fn instantiate(loaded: &LoadedConnector, config: &JobConfig) -> Result<Instance, JobError> {
@@ -115,8 +119,12 @@ async fn instantiate(loaded: &LoadedConnector, config: &JobConfig) -> Result<Ins
 /// The JSON Schema of a connector's config.
 pub async fn spec(sandbox: &Sandbox, connector: &Path) -> Result<serde_json::Value, JobError> {
     let loaded = load(sandbox, connector)?;
-    let config = JobConfig::parse(&format!("connector = {:?}", connector.display().to_string()), Path::new("."), "spec")
-        .map_err(JobError::Usage)?;
+    let config = JobConfig::parse(
+        &format!("connector = {:?}", connector.display().to_string()),
+        Path::new("."),
+        "spec",
+    )
+    .map_err(JobError::Usage)?;
     let mut instance = instantiate(&loaded, &config).await?;
     let text = instance.spec().await?;
     serde_json::from_str(&text)
@@ -127,7 +135,9 @@ pub async fn spec(sandbox: &Sandbox, connector: &Path) -> Result<serde_json::Val
 pub async fn check(sandbox: &Sandbox, config: &JobConfig) -> Result<(), JobError> {
     let loaded = load(sandbox, &config.connector)?;
     let mut instance = instantiate(&loaded, config).await?;
-    instance.check(&config.connector_config.to_string()).await??;
+    instance
+        .check(&config.connector_config.to_string())
+        .await??;
     Ok(())
 }
 
@@ -138,12 +148,21 @@ pub async fn discover(sandbox: &Sandbox, config: &JobConfig) -> Result<Vec<Table
     discover_in(&mut instance, config).await
 }
 
-async fn discover_in(instance: &mut Instance, config: &JobConfig) -> Result<Vec<TableSchema>, JobError> {
-    let tables = instance.discover(&config.connector_config.to_string()).await??;
+async fn discover_in(
+    instance: &mut Instance,
+    config: &JobConfig,
+) -> Result<Vec<TableSchema>, JobError> {
+    let tables = instance
+        .discover(&config.connector_config.to_string())
+        .await??;
     for (i, t) in tables.iter().enumerate() {
-        t.validate().map_err(|e| JobError::Failed(format!("the connector declared a bad table: {e}")))?;
+        t.validate()
+            .map_err(|e| JobError::Failed(format!("the connector declared a bad table: {e}")))?;
         if tables[..i].iter().any(|o| o.name == t.name) {
-            return Err(JobError::Failed(format!("the connector declared table `{}` twice", t.name)));
+            return Err(JobError::Failed(format!(
+                "the connector declared table `{}` twice",
+                t.name
+            )));
         }
     }
     Ok(tables)
@@ -168,24 +187,45 @@ fn destination_path(config: &JobConfig) -> PathBuf {
 
 /// Runs one sync: from the last committed state, until the connector returns.
 /// `progress` is updated as records arrive.
-pub async fn sync(sandbox: &Sandbox, config: &JobConfig, progress: Arc<Progress>) -> Result<SyncReport, JobError> {
+pub async fn sync(
+    sandbox: &Sandbox,
+    config: &JobConfig,
+    progress: Arc<Progress>,
+) -> Result<SyncReport, JobError> {
     config.require_destination().map_err(JobError::Usage)?;
     let loaded = load(sandbox, &config.connector)?;
     let mut instance = instantiate(&loaded, config).await?;
     let tables = discover_in(&mut instance, config).await?;
 
     let mut sink = open_sink(config)?;
-    let state = sink.state(&config.name).map_err(|e| JobError::Failed(e.to_string()))?;
-    sink.prepare(&tables).map_err(|e| JobError::Failed(e.to_string()))?;
+    let state = sink
+        .state(&config.name)
+        .map_err(|e| JobError::Failed(e.to_string()))?;
+    sink.prepare(&tables)
+        .map_err(|e| JobError::Failed(e.to_string()))?;
     match &state {
-        Some(s) => tracing::info!(job = %config.name, "resuming from the last checkpoint ({} bytes of state)", s.len()),
+        Some(s) => {
+            tracing::info!(job = %config.name, "resuming from the last checkpoint ({} bytes of state)", s.len())
+        }
         None => tracing::info!(job = %config.name, "no committed state: starting a full sync"),
     }
-    let writer = Writer::new(&config.name, sink, tables, state.clone(), config.limits.buffered_rows, progress.clone());
+    let writer = Writer::new(
+        &config.name,
+        sink,
+        tables,
+        state.clone(),
+        config.limits.buffered_rows,
+        progress.clone(),
+    );
     instance.records().set_writer(writer);
 
-    let outcome = instance.sync(&config.connector_config.to_string(), state.as_deref()).await;
-    let mut writer = instance.records().take_writer().expect("the writer stays installed during sync");
+    let outcome = instance
+        .sync(&config.connector_config.to_string(), state.as_deref())
+        .await;
+    let mut writer = instance
+        .records()
+        .take_writer()
+        .expect("the writer stays installed during sync");
     let failed = |what: String| {
         let s = progress.snapshot();
         JobError::Failed(format!(
@@ -222,5 +262,6 @@ pub async fn sync(sandbox: &Sandbox, config: &JobConfig, progress: Arc<Progress>
 /// Returns whether there was a state.
 pub fn reset(config: &JobConfig) -> Result<bool, JobError> {
     let mut sink = open_sink(config)?;
-    sink.reset(&config.name).map_err(|e| JobError::Failed(e.to_string()))
+    sink.reset(&config.name)
+        .map_err(|e| JobError::Failed(e.to_string()))
 }

@@ -42,8 +42,11 @@ impl Snapshot {
 
     /// One line: `users 1,200 · events 1,200 · 3 checkpoints`.
     pub fn line(&self) -> String {
-        let mut parts: Vec<String> =
-            self.tables.iter().map(|(name, t)| format!("{name} {}", thousands(t.upserts))).collect();
+        let mut parts: Vec<String> = self
+            .tables
+            .iter()
+            .map(|(name, t)| format!("{name} {}", thousands(t.upserts)))
+            .collect();
         parts.push(format!("{} checkpoints", self.checkpoints));
         parts.join(" · ")
     }
@@ -54,7 +57,7 @@ pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -71,7 +74,10 @@ pub struct Progress {
 
 impl Default for Progress {
     fn default() -> Self {
-        Progress { started: Instant::now(), inner: Mutex::new((BTreeMap::new(), 0)) }
+        Progress {
+            started: Instant::now(),
+            inner: Mutex::new((BTreeMap::new(), 0)),
+        }
     }
 }
 
@@ -98,7 +104,11 @@ impl Progress {
     /// The counters now.
     pub fn snapshot(&self) -> Snapshot {
         let g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        Snapshot { tables: g.0.clone(), checkpoints: g.1, elapsed: self.started.elapsed() }
+        Snapshot {
+            tables: g.0.clone(),
+            checkpoints: g.1,
+            elapsed: self.started.elapsed(),
+        }
     }
 }
 
@@ -116,6 +126,9 @@ mod tests {
         p.declare("events");
         p.add("users", |t| t.upserts += 1200);
         p.checkpoint();
-        assert_eq!(p.snapshot().line(), "events 0 · users 1,200 · 1 checkpoints");
+        assert_eq!(
+            p.snapshot().line(),
+            "events 0 · users 1,200 · 1 checkpoints"
+        );
     }
 }

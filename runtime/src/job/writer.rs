@@ -69,7 +69,9 @@ impl Writer {
                 schema.check_row(row, i).map_err(WriteError::Invalid)?;
             }
             let n = rows.len() as u64;
-            w.sink.upsert(table, rows).map_err(|e| WriteError::Destination(e.0))?;
+            w.sink
+                .upsert(table, rows)
+                .map_err(|e| WriteError::Destination(e.0))?;
             w.progress.add(table, |t| t.upserts += n);
             w.pending(n)
         })
@@ -83,7 +85,9 @@ impl Writer {
                 schema.check_key(key, i).map_err(WriteError::Invalid)?;
             }
             let n = keys.len() as u64;
-            w.sink.delete(table, keys).map_err(|e| WriteError::Destination(e.0))?;
+            w.sink
+                .delete(table, keys)
+                .map_err(|e| WriteError::Destination(e.0))?;
             w.progress.add(table, |t| t.deletes += n);
             w.pending(n)
         })
@@ -93,7 +97,9 @@ impl Writer {
     pub fn truncate(&mut self, table: &str) -> Result<(), WriteError> {
         self.guard(|w| {
             w.schema(table)?;
-            w.sink.truncate(table).map_err(|e| WriteError::Destination(e.0))?;
+            w.sink
+                .truncate(table)
+                .map_err(|e| WriteError::Destination(e.0))?;
             w.progress.add(table, |t| t.truncates += 1);
             Ok(())
         })
@@ -102,7 +108,9 @@ impl Writer {
     /// Commits everything emitted so far together with `state`.
     pub fn checkpoint(&mut self, state: String) -> Result<(), WriteError> {
         self.guard(|w| {
-            w.sink.commit(&w.job, &state).map_err(|e| WriteError::Destination(e.0))?;
+            w.sink
+                .commit(&w.job, &state)
+                .map_err(|e| WriteError::Destination(e.0))?;
             w.pending = 0;
             w.state = Some(state);
             w.progress.checkpoint();
@@ -151,15 +159,22 @@ impl Writer {
         if self.pending >= self.max_pending {
             // Rows become durable ahead of the state, never the reverse: a crash
             // now replays them from the last checkpoint, and upserts are idempotent.
-            self.sink.flush().map_err(|e| WriteError::Destination(e.0))?;
+            self.sink
+                .flush()
+                .map_err(|e| WriteError::Destination(e.0))?;
             self.pending = 0;
         }
         Ok(())
     }
 
-    fn guard(&mut self, f: impl FnOnce(&mut Self) -> Result<(), WriteError>) -> Result<(), WriteError> {
+    fn guard(
+        &mut self,
+        f: impl FnOnce(&mut Self) -> Result<(), WriteError>,
+    ) -> Result<(), WriteError> {
         if let Some(e) = &self.failed {
-            return Err(WriteError::Invalid(format!("an earlier records call failed: {e}")));
+            return Err(WriteError::Invalid(format!(
+                "an earlier records call failed: {e}"
+            )));
         }
         let r = f(self);
         if let Err(e) = &r {

@@ -51,7 +51,11 @@ impl ComponentCache {
 
     /// Loads the compiled form of `wasm`, compiling and storing it on a miss.
     /// A damaged or unreadable entry is recompiled, never trusted.
-    pub fn load(&self, engine: &Engine, wasm: &[u8]) -> wasmtime::Result<(Component, CacheOutcome)> {
+    pub fn load(
+        &self,
+        engine: &Engine,
+        wasm: &[u8],
+    ) -> wasmtime::Result<(Component, CacheOutcome)> {
         let path = self.dir.join(format!("{}.cwasm", key(engine, wasm)));
         if path.is_file() {
             // SAFETY: files in the cache directory are written only by `store`
@@ -61,7 +65,9 @@ impl ComponentCache {
             // Wasmtime additionally checks the header and version on load.
             match unsafe { Component::deserialize_file(engine, &path) } {
                 Ok(c) => return Ok((c, CacheOutcome::Hit)),
-                Err(e) => tracing::warn!(path = %path.display(), "ignoring unusable cached component: {e:#}"),
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), "ignoring unusable cached component: {e:#}")
+                }
             }
         }
         let component = Component::new(engine, wasm)?;

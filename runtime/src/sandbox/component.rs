@@ -78,14 +78,19 @@ pub fn load(
     cache: Option<&ComponentCache>,
     path: &Path,
 ) -> Result<(Component, CacheOutcome), LoadError> {
-    let wasm = std::fs::read(path).map_err(|source| LoadError::Read { path: path.to_owned(), source })?;
+    let wasm = std::fs::read(path).map_err(|source| LoadError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
     sniff(&wasm, path)?;
     let loaded = match cache {
         Some(c) => c.load(engine, &wasm),
         None => Component::new(engine, &wasm).map(|c| (c, CacheOutcome::Disabled)),
     };
-    let (component, outcome) =
-        loaded.map_err(|e| LoadError::Invalid { path: path.to_owned(), message: format!("{e:#}") })?;
+    let (component, outcome) = loaded.map_err(|e| LoadError::Invalid {
+        path: path.to_owned(),
+        message: format!("{e:#}"),
+    })?;
     check_contract(engine, &component, path)?;
     Ok((component, outcome))
 }
@@ -94,11 +99,15 @@ pub fn load(
 /// whose errors for these cases are accurate but cryptic.
 fn sniff(wasm: &[u8], path: &Path) -> Result<(), LoadError> {
     if wasm.len() < 8 || &wasm[..4] != b"\0asm" {
-        return Err(LoadError::NotWasm { path: path.to_owned() });
+        return Err(LoadError::NotWasm {
+            path: path.to_owned(),
+        });
     }
     // Bytes 4..8: version (u16 LE) and layer (u16 LE); layer 0 = core module, 1 = component.
     if wasm[6..8] == [0, 0] {
-        return Err(LoadError::CoreModule { path: path.to_owned() });
+        return Err(LoadError::CoreModule {
+            path: path.to_owned(),
+        });
     }
     Ok(())
 }
@@ -110,15 +119,35 @@ fn check_contract(engine: &Engine, component: &Component, path: &Path) -> Result
         let (iface, version) = name.strip_prefix(&ours)?.split_once('@')?;
         (version != CONTRACT_VERSION).then(|| format!("{CONTRACT_PACKAGE}@{version} (`{iface}`)"))
     };
-    let exports: Vec<String> = ty.exports(engine).map(|(name, _)| name.to_owned()).collect();
-    let imports: Vec<String> = ty.imports(engine).map(|(name, _)| name.to_owned()).collect();
-    if let Some(found) = exports.iter().chain(&imports).find_map(|n| foreign_version(n)) {
-        return Err(LoadError::WrongContract { path: path.to_owned(), found });
+    let exports: Vec<String> = ty
+        .exports(engine)
+        .map(|(name, _)| name.to_owned())
+        .collect();
+    let imports: Vec<String> = ty
+        .imports(engine)
+        .map(|(name, _)| name.to_owned())
+        .collect();
+    if let Some(found) = exports
+        .iter()
+        .chain(&imports)
+        .find_map(|n| foreign_version(n))
+    {
+        return Err(LoadError::WrongContract {
+            path: path.to_owned(),
+            found,
+        });
     }
     let wanted = format!("{CONTRACT_PACKAGE}/source@{CONTRACT_VERSION}");
-    if !exports.iter().any(|e| *e == wanted) {
-        let exports = if exports.is_empty() { "nothing".to_owned() } else { exports.join(", ") };
-        return Err(LoadError::NotAConnector { path: path.to_owned(), exports });
+    if !exports.contains(&wanted) {
+        let exports = if exports.is_empty() {
+            "nothing".to_owned()
+        } else {
+            exports.join(", ")
+        };
+        return Err(LoadError::NotAConnector {
+            path: path.to_owned(),
+            exports,
+        });
     }
     Ok(())
 }
@@ -130,9 +159,15 @@ mod tests {
     #[test]
     fn sniff_tells_files_apart() {
         let p = Path::new("x.wasm");
-        assert!(matches!(sniff(b"PK\x03\x04zipzip", p), Err(LoadError::NotWasm { .. })));
+        assert!(matches!(
+            sniff(b"PK\x03\x04zipzip", p),
+            Err(LoadError::NotWasm { .. })
+        ));
         assert!(matches!(sniff(b"\0asm", p), Err(LoadError::NotWasm { .. })));
-        assert!(matches!(sniff(b"\0asm\x01\0\0\0", p), Err(LoadError::CoreModule { .. })));
+        assert!(matches!(
+            sniff(b"\0asm\x01\0\0\0", p),
+            Err(LoadError::CoreModule { .. })
+        ));
         assert!(sniff(b"\0asm\x0d\0\x01\0", p).is_ok());
     }
 }

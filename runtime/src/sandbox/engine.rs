@@ -78,7 +78,12 @@ impl Sandbox {
         let ticker_stop = Arc::new(AtomicBool::new(false));
         spawn_ticker(&engine, ticker_stop.clone());
 
-        Ok(Sandbox { engine, linker, cache: options.cache_dir.clone().map(ComponentCache::new), ticker_stop })
+        Ok(Sandbox {
+            engine,
+            linker,
+            cache: options.cache_dir.clone().map(ComponentCache::new),
+            ticker_stop,
+        })
     }
 
     /// The engine (for tests and tools that need its identity).
@@ -96,8 +101,10 @@ impl Sandbox {
                 "{e:#}; a connector may import only airlock:connector/* and the WASI interfaces Rust's std uses"
             ),
         })?;
-        let pre = ConnectorPre::new(pre)
-            .map_err(|e| LoadError::Invalid { path: path.to_owned(), message: format!("{e:#}") })?;
+        let pre = ConnectorPre::new(pre).map_err(|e| LoadError::Invalid {
+            path: path.to_owned(),
+            message: format!("{e:#}"),
+        })?;
         Ok(LoadedConnector { pre, cache })
     }
 }

@@ -73,9 +73,17 @@ impl fmt::Display for Trap {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.limit {
             Some(limit) => write!(f, "`{}` stopped: {limit}", self.call)?,
-            None => write!(f, "the connector crashed in `{}`: {}", self.call, self.message)?,
+            None => write!(
+                f,
+                "the connector crashed in `{}`: {}",
+                self.call, self.message
+            )?,
         }
-        let said: Vec<&String> = self.stderr.iter().filter(|l| !l.trim().is_empty()).collect();
+        let said: Vec<&String> = self
+            .stderr
+            .iter()
+            .filter(|l| !l.trim().is_empty())
+            .collect();
         if !said.is_empty() {
             write!(f, "\nconnector stderr (last lines):")?;
             for l in said {
@@ -121,7 +129,11 @@ impl LoadedConnector {
         });
         store.set_epoch_deadline(1);
         let bindings = self.pre.instantiate_async(&mut store).await?;
-        Ok(Instance { store, bindings, redactor: env.redactor.clone() })
+        Ok(Instance {
+            store,
+            bindings,
+            redactor: env.redactor.clone(),
+        })
     }
 }
 
@@ -143,7 +155,10 @@ impl Instance {
     }
 
     /// The tables the connector writes.
-    pub async fn discover(&mut self, config: &str) -> Result<Result<Vec<TableSchema>, ConnectorError>, Trap> {
+    pub async fn discover(
+        &mut self,
+        config: &str,
+    ) -> Result<Result<Vec<TableSchema>, ConnectorError>, Trap> {
         let timeout = self.begin();
         let src = self.bindings.airlock_connector_source();
         let r = tokio::time::timeout(timeout, src.call_discover(&mut self.store, config)).await;
@@ -155,7 +170,11 @@ impl Instance {
 
     /// Runs a sync from `state`. Records go to the writer installed with
     /// [`Instance::records`]`().set_writer(..)`.
-    pub async fn sync(&mut self, config: &str, state: Option<&str>) -> Result<Result<(), ConnectorError>, Trap> {
+    pub async fn sync(
+        &mut self,
+        config: &str,
+        state: Option<&str>,
+    ) -> Result<Result<(), ConnectorError>, Trap> {
         let timeout = self.begin();
         let src = self.bindings.airlock_connector_source();
         let r = tokio::time::timeout(timeout, src.call_sync(&mut self.store, config, state)).await;
@@ -177,19 +196,28 @@ impl Instance {
         deadline.budget() + Duration::from_secs(1)
     }
 
-    fn finish<R>(&self, call: &'static str, outcome: Result<wasmtime::Result<R>, Elapsed>) -> Result<R, Trap> {
+    fn finish<R>(
+        &self,
+        call: &'static str,
+        outcome: Result<wasmtime::Result<R>, Elapsed>,
+    ) -> Result<R, Trap> {
         let stderr = self.store.data().stderr.tail();
         match outcome {
             Ok(Ok(r)) => Ok(r),
             Ok(Err(e)) => Err(Trap {
                 call,
                 limit: e.downcast_ref::<LimitExceeded>().cloned(),
-                message: self.redactor.redact(&format!("{:#}", e.root_cause())).into_owned(),
+                message: self
+                    .redactor
+                    .redact(&format!("{:#}", e.root_cause()))
+                    .into_owned(),
                 stderr,
             }),
             Err(_) => Err(Trap {
                 call,
-                limit: Some(LimitExceeded::Deadline { secs: self.store.data().deadline.budget().as_secs() }),
+                limit: Some(LimitExceeded::Deadline {
+                    secs: self.store.data().deadline.budget().as_secs(),
+                }),
                 message: "timed out".into(),
                 stderr,
             }),
@@ -229,7 +257,10 @@ fn lift_schema(t: wit_types::TableSchema) -> TableSchema {
                     W::Bytes => ColumnType::Bytes,
                     W::Timestamp => ColumnType::Timestamp,
                     W::Date => ColumnType::Date,
-                    W::Decimal(d) => ColumnType::Decimal { precision: d.precision, scale: d.scale },
+                    W::Decimal(d) => ColumnType::Decimal {
+                        precision: d.precision,
+                        scale: d.scale,
+                    },
                     W::Json => ColumnType::Json,
                 },
             })

@@ -74,16 +74,30 @@ impl Limiter {
 const MAX_TABLE_ELEMENTS: usize = 1 << 20;
 
 impl ResourceLimiter for Limiter {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _max: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         if desired > self.memory_bytes {
             // An error (not `Ok(false)`) traps right here with a message that names
             // the limit, instead of the guest's allocator aborting with an opaque trap.
-            return Err(LimitExceeded::Memory { desired_mb: mib(desired as u64), limit_mb: self.memory_mb }.into());
+            return Err(LimitExceeded::Memory {
+                desired_mb: mib(desired as u64),
+                limit_mb: self.memory_mb,
+            }
+            .into());
         }
         Ok(true)
     }
 
-    fn table_growing(&mut self, _current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _max: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         Ok(desired <= MAX_TABLE_ELEMENTS)
     }
 

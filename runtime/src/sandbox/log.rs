@@ -24,7 +24,10 @@ pub trait LogView: Send {
 impl LogCtx {
     /// Messages will be tagged with `job` and masked by `redactor`.
     pub fn new(job: &str, redactor: Redactor) -> Self {
-        LogCtx { job: job.to_owned(), redactor }
+        LogCtx {
+            job: job.to_owned(),
+            redactor,
+        }
     }
 }
 

@@ -24,7 +24,10 @@ pub trait RecordsView: Send {
 impl RecordsCtx {
     /// No writer yet; calls may carry at most `max_payload` bytes.
     pub fn new(max_payload: u64) -> Self {
-        RecordsCtx { writer: None, max_payload }
+        RecordsCtx {
+            writer: None,
+            max_payload,
+        }
     }
 
     /// Installs the writer for a sync.
@@ -63,7 +66,12 @@ impl RecordsCtx {
 
     fn limit(&self, call: &'static str, size: u64) -> wasmtime::Result<()> {
         if size > self.max_payload {
-            return Err(LimitExceeded::HostCall { call, size_mb: mib(size), limit_mb: mib(self.max_payload) }.into());
+            return Err(LimitExceeded::HostCall {
+                call,
+                size_mb: mib(size),
+                limit_mb: mib(self.max_payload),
+            }
+            .into());
         }
         Ok(())
     }
@@ -78,13 +86,21 @@ pub fn add_to_linker<T: RecordsView + 'static>(linker: &mut Linker<T>) -> wasmti
 impl wit_types::Host for RecordsCtx {}
 
 impl wit_records::Host for RecordsCtx {
-    fn upsert(&mut self, table: String, rows: Vec<wit_types::Row>) -> wasmtime::Result<Result<(), wit_types::Error>> {
+    fn upsert(
+        &mut self,
+        table: String,
+        rows: Vec<wit_types::Row>,
+    ) -> wasmtime::Result<Result<(), wit_types::Error>> {
         self.limit("upsert", batch_size(&table, &rows))?;
         let rows = rows.into_iter().map(lift_row).collect();
         Ok(self.with_writer(|w| w.upsert(&table, rows)))
     }
 
-    fn delete(&mut self, table: String, keys: Vec<wit_types::Row>) -> wasmtime::Result<Result<(), wit_types::Error>> {
+    fn delete(
+        &mut self,
+        table: String,
+        keys: Vec<wit_types::Row>,
+    ) -> wasmtime::Result<Result<(), wit_types::Error>> {
         self.limit("delete", batch_size(&table, &keys))?;
         let keys = keys.into_iter().map(lift_row).collect();
         Ok(self.with_writer(|w| w.delete(&table, keys)))
@@ -108,7 +124,9 @@ fn batch_size(table: &str, rows: &[wit_types::Row]) -> u64 {
         .iter()
         .flatten()
         .map(|v| match v {
-            wit_types::Value::Text(s) | wit_types::Value::Decimal(s) | wit_types::Value::Json(s) => s.len() as u64,
+            wit_types::Value::Text(s)
+            | wit_types::Value::Decimal(s)
+            | wit_types::Value::Json(s) => s.len() as u64,
             wit_types::Value::Bytes(b) => b.len() as u64,
             _ => 0,
         })

@@ -60,7 +60,12 @@ impl GuestOutput {
         let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         let mut lines: Vec<String> = inner.tail.iter().cloned().collect();
         if !inner.partial.is_empty() {
-            lines.push(inner.redactor.redact(&String::from_utf8_lossy(&inner.partial)).into_owned());
+            lines.push(
+                inner
+                    .redactor
+                    .redact(&String::from_utf8_lossy(&inner.partial))
+                    .into_owned(),
+            );
         }
         lines
     }
@@ -74,7 +79,9 @@ impl GuestOutput {
                 _ => (bytes.len() >= room, bytes.len().min(room)),
             };
             let chunk = &bytes[..take];
-            inner.partial.extend_from_slice(chunk.strip_suffix(b"\n").unwrap_or(chunk));
+            inner
+                .partial
+                .extend_from_slice(chunk.strip_suffix(b"\n").unwrap_or(chunk));
             bytes = &bytes[take..];
             if line_end {
                 inner.emit();
@@ -86,7 +93,10 @@ impl GuestOutput {
 impl Inner {
     fn emit(&mut self) {
         let raw = String::from_utf8_lossy(&self.partial);
-        let line = self.redactor.redact(raw.trim_end_matches('\r')).into_owned();
+        let line = self
+            .redactor
+            .redact(raw.trim_end_matches('\r'))
+            .into_owned();
         self.partial.clear();
         match self.stream {
             Stream::Stdout => tracing::info!(target: "airlock::guest", job = %self.job, "{line}"),
@@ -100,7 +110,11 @@ impl Inner {
 }
 
 impl AsyncWrite for GuestOutput {
-    fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         // Never blocks and never fails: a connector must not die because its log is slow.
         self.write(buf);
         Poll::Ready(Ok(buf.len()))
@@ -138,7 +152,10 @@ mod tests {
         let out = GuestOutput::new("j", Stream::Stderr, r);
         out.write(b"panicked at src/lib.rs:1:1:\npassword s3c");
         out.write(b"ret leaked\r\nhalf");
-        assert_eq!(out.tail(), ["panicked at src/lib.rs:1:1:", "password *** leaked", "half"]);
+        assert_eq!(
+            out.tail(),
+            ["panicked at src/lib.rs:1:1:", "password *** leaked", "half"]
+        );
         out.write(&vec![b'x'; MAX_LINE * 2 + 5]);
         let tail = out.tail();
         assert!(tail.iter().all(|l| l.len() <= MAX_LINE));

@@ -31,7 +31,12 @@ impl StoreState {
     /// State for `job` under `limits`. No environment, no arguments, no stdin,
     /// no sockets, no name lookups, no files — except `scratch` as `/scratch`
     /// (opened through cap-std, so `..` and symlinks cannot leave it).
-    pub fn new(job: &str, limits: &Limits, redactor: &Redactor, scratch: Option<&Path>) -> anyhow::Result<Self> {
+    pub fn new(
+        job: &str,
+        limits: &Limits,
+        redactor: &Redactor,
+        scratch: Option<&Path>,
+    ) -> anyhow::Result<Self> {
         let stdout = GuestOutput::new(job, Stream::Stdout, redactor.clone());
         let stderr = GuestOutput::new(job, Stream::Stderr, redactor.clone());
         let mut b = WasiCtxBuilder::new();
@@ -42,9 +47,13 @@ impl StoreState {
             .allow_ip_name_lookup(false)
             .socket_addr_check(|_, _| Box::pin(async { false }));
         if let Some(dir) = scratch {
-            b.preopened_dir(dir, SCRATCH_GUEST_PATH, FsPerms::ReadWrite).map_err(|e| {
-                anyhow::anyhow!("scratch_dir: cannot open {} for the connector: {e}", dir.display())
-            })?;
+            b.preopened_dir(dir, SCRATCH_GUEST_PATH, FsPerms::ReadWrite)
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "scratch_dir: cannot open {} for the connector: {e}",
+                        dir.display()
+                    )
+                })?;
         }
         let mut table = ResourceTable::new();
         table.set_max_capacity(limits.resources as usize);
@@ -67,7 +76,10 @@ impl StoreState {
 
 impl WasiView for StoreState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }
 

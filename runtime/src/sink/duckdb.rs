@@ -1,11 +1,14 @@
 //! The DuckDB destination: one database file holding the connector's tables and
 //! airlock's `_airlock_state` table.
 //!
-//! Rows are appended (DuckDB's appender, never a statement per row) to a
-//! connection-local TEMP staging table per target table, and folded into the
-//! target with one set-based statement at a delete, flush or commit. Everything
-//! between two checkpoints runs in one explicit transaction, so a killed process
-//! leaves exactly the last committed rows and state behind.
+//! Upserts and deletes are kept in memory per table, in the order they arrived
+//! (the job's writer bounds how many), and land in one short transaction per
+//! flush or checkpoint: the batch is appended with DuckDB's appender (never a
+//! statement per row) to a TEMP staging table that records each row's operation,
+//! then folded into the target with a few set-based statements that honour that
+//! order (the last operation on a key wins). Connectors that interleave deletes
+//! with upserts, as change-data-capture does, thus cost no more than those that
+//! don't. A killed process leaves exactly the last committed rows and state.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -19,6 +22,8 @@ use crate::schema::{Column, ColumnType, Row, TableSchema, Value};
 
 const SYNCED_AT: &str = "_airlock_synced_at";
 const DELETED: &str = "_airlock_deleted";
+/// Staging column: true for a delete (key columns set, the rest NULL).
+const IS_DELETE: &str = "_airlock_is_delete";
 
 /// A [`Sink`] writing to a DuckDB database file.
 ///
@@ -27,21 +32,26 @@ const DELETED: &str = "_airlock_deleted";
 pub struct DuckDbSink {
     conn: Connection,
     tables: HashMap<String, Table>,
-    /// Whether the explicit transaction holding the uncommitted window is open.
+    /// Whether a transaction is open (a truncate opens one until the next flush).
     in_tx: bool,
-    /// Set when a write failed: its rows were dropped, so committing a later
-    /// state would skip them. Cleared by [`Sink::abort`].
-    failed: bool,
     next_stage: usize,
 }
 
-/// A prepared table: its staging tables and pre-built statements.
+/// A prepared table: its pending operations, staging table and statements.
 struct Table {
     name: String,
     stage: String,
-    keys: String,
-    staged: bool,
+    width: usize,
+    key: Vec<usize>,
+    /// Operations since the last flush, in arrival order: (is delete, row or key).
+    pending: Vec<(bool, Row)>,
+    deletes_pending: bool,
+    /// Folds staged upserts into the target (used when no delete is pending).
+    upsert_sql: String,
+    /// Folds staged upserts and deletes: the last upsert of each key, marked
+    /// deleted when the key's last operation was a delete.
     merge_sql: String,
+    /// Marks deleted the target rows whose last operation was a delete.
     delete_sql: String,
 }
 
@@ -64,6 +74,10 @@ impl ToSql for Cell<'_> {
         }))
     }
 }
+
+const NULL: Value = Value::Null;
+const TRUE: Value = Value::Boolean(true);
+const FALSE: Value = Value::Boolean(false);
 
 fn quote(ident: &str) -> String {
     format!("\"{}\"", ident.replace('"', "\"\""))
@@ -159,48 +173,40 @@ impl DuckDbSink {
         let sql = "CREATE TABLE IF NOT EXISTS _airlock_state (job VARCHAR PRIMARY KEY, \
                    state VARCHAR NOT NULL, checkpoints BIGINT NOT NULL, updated_at TIMESTAMP NOT NULL)";
         conn.execute_batch(sql).ctx("_airlock_state", "creating")?;
-        let (tables, next_stage) = (HashMap::new(), 0);
         Ok(Self {
             conn,
-            tables,
+            tables: HashMap::new(),
             in_tx: false,
-            failed: false,
-            next_stage,
+            next_stage: 0,
         })
     }
 
-    /// Runs a write inside the window's transaction. On failure the window is
-    /// dropped and writes are refused until `abort`, so a later commit cannot
-    /// record a state past rows that were lost.
-    fn write(&mut self, f: impl FnOnce(&mut Self) -> SinkResult<()>) -> SinkResult<()> {
-        if self.failed {
-            return Err(SinkError(
-                "an earlier write to the DuckDB destination failed and the rows since the last \
-                 checkpoint were dropped; abort and resume from the last checkpoint"
-                    .into(),
-            ));
-        }
+    fn begin(&mut self) -> SinkResult<()> {
         if !self.in_tx {
             self.conn
                 .execute_batch("BEGIN TRANSACTION")
                 .ctx("*", "BEGIN")?;
             self.in_tx = true;
         }
-        let result = f(self);
-        if result.is_err() {
-            self.abort();
-            self.failed = true;
-        }
-        result
+        Ok(())
     }
 
-    fn end_window(&mut self) -> SinkResult<()> {
-        self.tables
-            .values_mut()
-            .try_for_each(|t| merge(&self.conn, t))?;
-        self.conn.execute_batch("COMMIT").ctx("*", "COMMIT")?;
-        self.in_tx = false;
-        Ok(())
+    /// Runs `f` and the merge of every pending row in one transaction, then
+    /// commits. On failure everything uncommitted is dropped.
+    fn transact(&mut self, f: impl FnOnce(&Connection) -> SinkResult<()>) -> SinkResult<()> {
+        let result = self.begin().and_then(|()| {
+            let at = now();
+            for t in self.tables.values_mut() {
+                merge(&self.conn, t, &at)?;
+            }
+            f(&self.conn)?;
+            self.conn.execute_batch("COMMIT").ctx("*", "COMMIT")
+        });
+        match result {
+            Ok(()) => self.in_tx = false,
+            Err(_) => self.abort(),
+        }
+        result
     }
 
     /// Rows of a catalog query about `table` (DuckDB folds identifier case).
@@ -295,63 +301,77 @@ impl DuckDbSink {
         }
         // Fresh names per prepare: a re-prepared table may have different columns.
         self.next_stage += 1;
-        let (stage, keys) = (
-            format!("_airlock_stage_{}", self.next_stage),
-            format!("_airlock_keys_{}", self.next_stage),
-        );
-        let key_cols: Vec<&Column> = schema
+        let stage = format!("_airlock_stage_{}", self.next_stage);
+        let defs = list(&schema.columns, |c| {
+            format!("{} {}", quote(&c.name), stage_type(c.ty))
+        });
+        let ddl = format!("CREATE OR REPLACE TEMP TABLE {stage} ({defs}, {IS_DELETE} BOOLEAN)");
+        self.conn
+            .execute_batch(&ddl)
+            .ctx(name, "creating the staging table")?;
+
+        let key: Vec<&Column> = schema
             .key_indices()
             .into_iter()
             .map(|i| &schema.columns[i])
             .collect();
-        let defs =
-            |cols: &[&Column]| list(cols, |c| format!("{} {}", quote(&c.name), stage_type(c.ty)));
-        let all: Vec<&Column> = schema.columns.iter().collect();
-        let mut ddl = format!("CREATE OR REPLACE TEMP TABLE {stage} ({});", defs(&all));
-        if !key_cols.is_empty() {
-            ddl += &format!("CREATE OR REPLACE TEMP TABLE {keys} ({});", defs(&key_cols));
-        }
-        self.conn
-            .execute_batch(&ddl)
-            .ctx(name, "creating staging tables")?;
-
-        let expr = |c: &Column, alias: &str| match c.ty {
+        let value = |c: &Column, alias: &str| match c.ty {
             ColumnType::Json => format!("CAST({alias}.{} AS JSON)", quote(&c.name)),
             _ => format!("{alias}.{}", quote(&c.name)),
         };
-        let (cols, values) = (list(&all, |c| quote(&c.name)), list(&all, |c| expr(c, "s")));
-        let (verb, mut merge_sql, delete_sql) = match key_cols.is_empty() {
-            true => ("INSERT", String::new(), String::new()),
-            false => {
-                // Last write wins: rowid follows append order within the staging table.
-                let by = list(&key_cols, |c| format!("s.{}", quote(&c.name)));
-                let dedup = format!(
-                    " QUALIFY row_number() OVER (PARTITION BY {by} ORDER BY s.rowid DESC) = 1"
-                );
-                let on: Vec<String> = key_cols
-                    .iter()
-                    .map(|c| format!("t.{} = {}", quote(&c.name), expr(c, "k")))
-                    .collect();
-                let delete = format!(
+        let cols = list(&schema.columns, |c| quote(&c.name));
+        let values = |alias: &str| list(&schema.columns, |c| value(c, alias));
+        let into = format!("INTO {target} ({cols}, {SYNCED_AT}, {DELETED})");
+        let stage_ref = format!("temp.main.{stage}");
+        let stage = &stage_ref;
+        let (upsert_sql, merge_sql, delete_sql) = if key.is_empty() {
+            (
+                format!(
+                    "INSERT {into} SELECT {}, CAST(? AS TIMESTAMP), false FROM {stage} s",
+                    values("s")
+                ),
+                String::new(),
+                String::new(),
+            )
+        } else {
+            // rowid follows append order, which is arrival order: the last one wins.
+            let by = list(&key, |c| quote(&c.name));
+            let last =
+                format!("QUALIFY row_number() OVER (PARTITION BY {by} ORDER BY rowid DESC) = 1");
+            let on = |a: &str, b: &str| {
+                key.iter()
+                    .map(|c| format!("{a}.{q} = {b}.{q}", q = quote(&c.name)))
+                    .collect::<Vec<_>>()
+                    .join(" AND ")
+            };
+            (
+                format!(
+                    "INSERT OR REPLACE {into} SELECT {}, CAST(? AS TIMESTAMP), false FROM {stage} s {last}",
+                    values("s")
+                ),
+                format!(
+                    "INSERT OR REPLACE {into} SELECT {}, CAST(? AS TIMESTAMP), l.{IS_DELETE} \
+                     FROM (SELECT * FROM {stage} WHERE NOT {IS_DELETE} {last}) u \
+                     JOIN (SELECT {by}, {IS_DELETE} FROM {stage} {last}) l ON {}",
+                    values("u"),
+                    on("u", "l")
+                ),
+                format!(
                     "UPDATE {target} t SET {DELETED} = true, {SYNCED_AT} = CAST(? AS TIMESTAMP) \
-                     FROM (SELECT DISTINCT * FROM temp.main.{keys}) k WHERE {} AND NOT t.{DELETED}",
-                    on.join(" AND ")
-                );
-                ("INSERT OR REPLACE", dedup, delete)
-            }
+                     FROM (SELECT {by}, {IS_DELETE} FROM {stage} {last}) d \
+                     WHERE d.{IS_DELETE} AND {} AND NOT t.{DELETED}",
+                    on("t", "d")
+                ),
+            )
         };
-        merge_sql.insert_str(
-            0,
-            &format!(
-                "{verb} INTO {target} ({cols}, {SYNCED_AT}, {DELETED}) \
-             SELECT {values}, CAST(? AS TIMESTAMP), false FROM temp.main.{stage} s"
-            ),
-        );
         let t = Table {
             name: name.clone(),
-            stage,
-            keys,
-            staged: false,
+            stage: stage_ref.clone(),
+            width: schema.columns.len(),
+            key: schema.key_indices(),
+            pending: Vec::new(),
+            deletes_pending: false,
+            upsert_sql,
             merge_sql,
             delete_sql,
         };
@@ -376,32 +396,48 @@ fn lookup<'a>(tables: &'a mut HashMap<String, Table>, name: &str) -> SinkResult<
     })
 }
 
-/// Appends rows to a staging table: one appender call per row, no SQL per row.
-fn append(conn: &Connection, table: &str, stage: &str, rows: &[Row]) -> SinkResult<()> {
-    let mut app = conn
-        .appender_to_catalog_and_db(stage, "temp", "main")
-        .ctx(table, "staging rows")?;
-    for row in rows {
-        app.append_row(appender_params_from_iter(row.iter().map(Cell)))
-            .data_ctx(table, "staging rows")?;
+/// Appends a table's pending operations to its staging table, then folds them
+/// into the target. Runs inside the caller's transaction.
+fn merge(conn: &Connection, t: &mut Table, at: &Value) -> SinkResult<()> {
+    if t.pending.is_empty() {
+        return Ok(());
     }
-    app.flush().data_ctx(table, "staging rows")
-}
-
-/// Empties a staging table.
-fn clear(conn: &Connection, table: &str, stage: &str) -> SinkResult<()> {
-    conn.execute_batch(&format!("DELETE FROM temp.main.{stage}"))
-        .ctx(table, "clearing staged rows")
-}
-
-/// Folds a table's staged rows into the target in one statement and empties the stage.
-fn merge(conn: &Connection, t: &mut Table) -> SinkResult<()> {
-    if t.staged {
-        conn.execute(&t.merge_sql, [Cell(&now())])
+    {
+        let mut app = conn
+            .appender_to_catalog_and_db(t.stage.trim_start_matches("temp.main."), "temp", "main")
+            .ctx(&t.name, "staging rows")?;
+        for (is_delete, row) in &t.pending {
+            let appended = if *is_delete {
+                // A key row: key values in their columns, NULL elsewhere.
+                let cells = (0..t.width).map(|i| {
+                    t.key
+                        .iter()
+                        .position(|&k| k == i)
+                        .map_or(&NULL, |j| &row[j])
+                });
+                app.append_row(appender_params_from_iter(cells.chain([&TRUE]).map(Cell)))
+            } else {
+                app.append_row(appender_params_from_iter(
+                    row.iter().chain([&FALSE]).map(Cell),
+                ))
+            };
+            appended.data_ctx(&t.name, "staging rows")?;
+        }
+        app.flush().data_ctx(&t.name, "staging rows")?;
+    }
+    if t.deletes_pending {
+        conn.execute(&t.merge_sql, [Cell(at)])
             .data_ctx(&t.name, "merging rows")?;
-        clear(conn, &t.name, &t.stage)?;
-        t.staged = false;
+        conn.execute(&t.delete_sql, [Cell(at)])
+            .data_ctx(&t.name, "deleting rows")?;
+    } else {
+        conn.execute(&t.upsert_sql, [Cell(at)])
+            .data_ctx(&t.name, "merging rows")?;
     }
+    conn.execute_batch(&format!("DELETE FROM {}", t.stage))
+        .ctx(&t.name, "clearing staged rows")?;
+    t.pending.clear();
+    t.deletes_pending = false;
     Ok(())
 }
 
@@ -416,70 +452,62 @@ impl Sink for DuckDbSink {
     }
 
     fn prepare(&mut self, tables: &[TableSchema]) -> SinkResult<()> {
-        // Keeps DDL out of the window's transaction (rows may become durable early).
+        // Keeps DDL out of any open transaction.
         self.flush()?;
         tables.iter().try_for_each(|t| self.prepare_table(t))
     }
 
     fn upsert(&mut self, table: &str, rows: Vec<Row>) -> SinkResult<()> {
-        self.write(|s| {
-            let t = lookup(&mut s.tables, table)?;
-            append(&s.conn, table, &t.stage, &rows)?;
-            t.staged |= !rows.is_empty();
-            Ok(())
-        })
+        let t = lookup(&mut self.tables, table)?;
+        t.pending.extend(rows.into_iter().map(|r| (false, r)));
+        Ok(())
     }
 
     fn delete(&mut self, table: &str, keys: Vec<Row>) -> SinkResult<()> {
-        self.write(|s| {
-            let t = lookup(&mut s.tables, table)?;
-            if t.delete_sql.is_empty() {
-                return Err(SinkError(format!(
-                    "table `{table}` has no primary key, so rows cannot be deleted; declare a primary key or truncate"
-                )));
-            }
-            // Earlier upserts of these keys must land first, or the delete would miss them.
-            merge(&s.conn, t)?;
-            append(&s.conn, table, &t.keys, &keys)?;
-            s.conn.execute(&t.delete_sql, [Cell(&now())]).data_ctx(table, "deleting rows")?;
-            clear(&s.conn, table, &t.keys)
-        })
+        let t = lookup(&mut self.tables, table)?;
+        if t.key.is_empty() {
+            return Err(SinkError(format!(
+                "table `{table}` has no primary key, so rows cannot be deleted; declare a primary key or truncate"
+            )));
+        }
+        t.deletes_pending |= !keys.is_empty();
+        t.pending.extend(keys.into_iter().map(|k| (true, k)));
+        Ok(())
     }
 
     fn truncate(&mut self, table: &str) -> SinkResult<()> {
-        self.write(|s| {
-            let t = lookup(&mut s.tables, table)?;
-            clear(&s.conn, table, &t.stage)?;
-            t.staged = false;
-            let sql = format!(
-                "UPDATE {} SET {DELETED} = true, {SYNCED_AT} = CAST(? AS TIMESTAMP) WHERE NOT {DELETED}",
-                quote(table)
-            );
-            s.conn.execute(&sql, [Cell(&now())]).ctx(table, "truncating").map(drop)
-        })
+        lookup(&mut self.tables, table)?.pending.clear();
+        self.begin()?;
+        let sql = format!(
+            "UPDATE {} SET {DELETED} = true, {SYNCED_AT} = CAST(? AS TIMESTAMP) WHERE NOT {DELETED}",
+            quote(table)
+        );
+        let done = self
+            .conn
+            .execute(&sql, [Cell(&now())])
+            .ctx(table, "truncating")
+            .map(drop);
+        if done.is_err() {
+            self.abort();
+        }
+        done
     }
 
     fn flush(&mut self) -> SinkResult<()> {
-        if !self.in_tx {
+        if !self.in_tx && self.tables.values().all(|t| t.pending.is_empty()) {
             return Ok(());
         }
-        self.write(Self::end_window)
+        self.transact(|_| Ok(()))
     }
 
     fn commit(&mut self, job: &str, state: &str) -> SinkResult<()> {
-        self.write(|s| {
-            // Rows merge before the state row, and both commit together.
-            s.tables.values_mut().try_for_each(|t| merge(&s.conn, t))?;
-            let sql = "INSERT INTO _airlock_state VALUES (?, ?, 1, CAST(? AS TIMESTAMP)) \
-                       ON CONFLICT (job) DO UPDATE SET state = excluded.state, \
-                       checkpoints = checkpoints + 1, updated_at = excluded.updated_at";
-            let params: [&dyn ToSql; 3] = [&job, &state, &Cell(&now())];
-            let saved = s.conn.execute(sql, params);
-            saved.ctx(
-                "_airlock_state",
-                &format!("saving the state of job `{job}`"),
-            )?;
-            s.end_window()
+        // Rows merge before the state row, and both commit together.
+        self.transact(|conn| {
+            let sql = "INSERT OR REPLACE INTO _airlock_state \
+                       SELECT ?, ?, coalesce((SELECT checkpoints FROM _airlock_state WHERE job = ?), 0) + 1, \
+                       CAST(? AS TIMESTAMP)";
+            let params: [&dyn ToSql; 4] = [&job, &state, &job, &Cell(&now())];
+            conn.execute(sql, params).ctx("_airlock_state", &format!("saving the state of job `{job}`")).map(drop)
         })
     }
 
@@ -490,19 +518,12 @@ impl Sink for DuckDbSink {
             self.in_tx = false;
         }
         for t in self.tables.values_mut() {
-            t.staged = false;
+            t.pending.clear();
+            t.deletes_pending = false;
         }
-        self.failed = false;
     }
 
     fn reset(&mut self, job: &str) -> SinkResult<bool> {
-        if self.in_tx {
-            // Deleting then re-inserting a key in one transaction trips DuckDB's
-            // eager unique-constraint check, so the state row is never deleted inside one.
-            return Err(SinkError(format!(
-                "cannot reset job `{job}` while rows are pending; commit or abort first"
-            )));
-        }
         let deleted = self
             .conn
             .execute("DELETE FROM _airlock_state WHERE job = ?", [job]);
@@ -617,7 +638,7 @@ mod tests {
     }
 
     #[test]
-    fn bad_values_fail_without_leaking_them_and_block_commits_until_abort() {
+    fn bad_values_fail_at_commit_without_leaking_them_and_drop_the_window() {
         let (_dir, mut s) = sink();
         let amount = col(
             "amount",
@@ -638,26 +659,22 @@ mod tests {
             Value::Decimal("1.5".into()),
             Value::Json("[]".into()),
         ];
-        let bad = |v: Value| vec![vec![Value::Int(2), v, Value::Null]];
-        for v in [
-            Value::Decimal("secret".into()),
-            Value::Decimal("99999.9".into()),
+        let bad = |v: Value, doc: Value| vec![vec![Value::Int(2), v, doc]];
+        for row in [
+            bad(Value::Decimal("secret".into()), Value::Null),
+            bad(Value::Decimal("99999.9".into()), Value::Null),
+            bad(Value::Null, Value::Json("{secret".into())),
         ] {
             s.upsert("pay", vec![good.clone()]).unwrap();
-            let e = s.upsert("pay", bad(v)).unwrap_err().0;
+            s.upsert("pay", row).unwrap();
+            let e = s.commit("job", "s").unwrap_err().0;
             assert!(
                 e.contains("table `pay`") && !e.contains("secret") && !e.contains("9999"),
                 "{e}"
             );
-            assert!(s.commit("job", "s").unwrap_err().0.contains("abort"));
-            s.abort();
+            assert_eq!(s.state("job").unwrap(), None);
+            assert_eq!(query(&s, "SELECT count(*)::VARCHAR FROM pay"), ["0"]);
         }
-        let json = vec![Value::Int(2), Value::Null, Value::Json("{secret".into())];
-        s.upsert("pay", vec![json]).unwrap();
-        let e = s.commit("job", "s").unwrap_err().0;
-        assert!(e.contains("table `pay`") && !e.contains("secret"), "{e}");
-        s.abort();
-        assert_eq!(s.state("job").unwrap(), None);
         s.upsert("pay", vec![good]).unwrap();
         s.commit("job", "s").unwrap();
         assert_eq!(query(&s, "SELECT count(*)::VARCHAR FROM pay"), ["1"]);
@@ -708,7 +725,7 @@ mod tests {
         s.upsert("users", rows("1=a")).unwrap();
         s.commit("job", "s1").unwrap();
         s.upsert("users", rows("2=b 1=x")).unwrap();
-        s.delete("users", keys(&[1])).unwrap(); // merges inside the window
+        s.delete("users", keys(&[1])).unwrap();
         s.upsert("users", rows("3=c")).unwrap();
         s.abort();
         assert_eq!(live(&s), "1=a");
@@ -733,7 +750,6 @@ mod tests {
         assert_eq!(s.state("job").unwrap(), None);
         assert_eq!(s.state("other").unwrap().as_deref(), Some("o1"));
         s.upsert("users", rows("1=a")).unwrap();
-        assert!(s.reset("job").unwrap_err().0.contains("commit or abort"));
         s.commit("job", "s3").unwrap();
         assert_eq!(query(&s, n), ["1", "1"]);
     }
@@ -785,6 +801,46 @@ mod tests {
         s.upsert("log", vec![vec![Value::Null]]).unwrap();
         s.commit("job", "s1").unwrap();
         assert_eq!(query(&s, "SELECT count(*)::VARCHAR FROM log"), ["3"]);
+    }
+
+    #[test]
+    fn a_large_interleaved_window_merges_in_one_pass() {
+        // CDC-like: every key upserted, every third deleted right after, some re-upserted.
+        let (_dir, mut s) = sink();
+        for id in 0..3000 {
+            s.upsert("users", rows(&format!("{id}=v{id}"))).unwrap();
+            if id % 3 == 0 {
+                s.delete("users", keys(&[id])).unwrap();
+            }
+            if id % 9 == 0 {
+                s.upsert("users", rows(&format!("{id}=again"))).unwrap();
+            }
+        }
+        s.commit("job", "s").unwrap();
+        let n = |sql: &str| query(&s, sql)[0].clone();
+        assert_eq!(n("SELECT count(*)::VARCHAR FROM users"), "3000");
+        assert_eq!(
+            n("SELECT count(*)::VARCHAR FROM users WHERE _airlock_deleted"),
+            "666"
+        );
+        assert_eq!(
+            n("SELECT count(*)::VARCHAR FROM users WHERE name = 'again' AND NOT _airlock_deleted"),
+            "334"
+        );
+    }
+
+    #[test]
+    fn truncate_and_later_rows_commit_together() {
+        let (_dir, mut s) = sink();
+        s.upsert("users", rows("1=a")).unwrap();
+        s.commit("job", "s1").unwrap();
+        s.truncate("users").unwrap();
+        s.abort();
+        assert_eq!(live(&s), "1=a");
+        s.truncate("users").unwrap();
+        s.upsert("users", rows("1=b")).unwrap();
+        s.commit("job", "s2").unwrap();
+        assert_eq!(live(&s), "1=b");
     }
 
     #[test]
