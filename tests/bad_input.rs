@@ -215,3 +215,43 @@ fn secrets_never_reach_logs_or_errors() {
         "the leak attempts are visible, masked: {all}"
     );
 }
+
+#[test]
+fn the_sandbox_has_no_ambient_authority() {
+    let job = misbehave("escape");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_airlock"))
+        .args(["sync", "--config", job.config.to_str().unwrap()])
+        .env("AIRLOCK_CACHE_DIR", harness::cache_dir())
+        .env(
+            "AIRLOCK_HOST_ONLY",
+            "set in the host, invisible to the connector",
+        )
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("escape report: env vars=0 args=0 fs=denied tcp=denied dns=denied"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn the_scratch_dir_is_the_only_filesystem() {
+    let job = Job::new(
+        &guest("tests/guests/misbehave"),
+        "scratch_dir = \"scratch\"\n[config]\nmode = \"scratch\"\n",
+    );
+    // `scratch_dir` is a top-level key: put it before the tables.
+    let text = std::fs::read_to_string(&job.config).unwrap();
+    let text = text.replace("scratch_dir = \"scratch\"\n", "");
+    std::fs::write(&job.config, format!("scratch_dir = \"scratch\"\n{text}")).unwrap();
+    let run = job.airlock(&["sync"]).expect(0);
+    let note = std::fs::read_to_string(job.dir.path().join("scratch/note.txt")).unwrap();
+    assert_eq!(note, "written by the connector");
+    assert!(
+        run.stderr.contains("escaped via ..: false"),
+        "{}",
+        run.stderr
+    );
+}

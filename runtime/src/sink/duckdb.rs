@@ -613,7 +613,7 @@ mod tests {
             .iter()
             .map(|&t| col(&format!("c {t}"), t, t != ColumnType::Int));
         let t = table("all \"types\"", cols.collect(), &["c int"]);
-        s.prepare(&[t.clone()]).unwrap();
+        s.prepare(std::slice::from_ref(&t)).unwrap();
         s.prepare(&[t]).unwrap(); // an unchanged schema passes as is
         let full = vec![
             Value::Boolean(true),

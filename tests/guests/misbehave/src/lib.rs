@@ -45,6 +45,11 @@ enum Mode {
     Panic,
     /// Try to leak the `password` secret: log it, print it, and return it in an error.
     LeakSecret,
+    /// Try every way out of the sandbox (environment, arguments, host files, a TCP
+    /// connection, a name lookup) and fail with a report of what each attempt got.
+    Escape,
+    /// Write `/scratch/note.txt`, read it back, and list `/scratch`.
+    Scratch,
 }
 
 struct Misbehave;
@@ -79,6 +84,16 @@ impl Connector for Misbehave {
             Mode::BadRow => out.upsert("items", row![1, 2]),
             Mode::UndeclaredTable => out.upsert("undeclared", row![1, "x"]),
             Mode::SourceError => Err(Error::source("table `orders` does not exist")),
+            Mode::Escape => Err(Error::internal(escape_report())),
+            Mode::Scratch => {
+                std::fs::write("/scratch/note.txt", "written by the connector")
+                    .map_err(|e| Error::internal(format!("write /scratch: {e}")))?;
+                let back = std::fs::read_to_string("/scratch/note.txt")
+                    .map_err(|e| Error::internal(format!("read /scratch: {e}")))?;
+                let outside = std::fs::read_to_string("/scratch/../../etc/hostname").is_ok();
+                airlock_sdk::log::info!("scratch read back {back:?}; escaped via ..: {outside}");
+                Ok(())
+            }
             Mode::LeakSecret => {
                 let pw = &config.password;
                 airlock_sdk::log::warn!("logging in with password {pw}");
@@ -95,6 +110,19 @@ impl Connector for Misbehave {
             }
         }
     }
+}
+
+/// What each way out of the sandbox gives: `allowed` marks an escape.
+fn escape_report() -> String {
+    use std::net::{TcpStream, ToSocketAddrs};
+    let env = std::env::vars().count();
+    let args = std::env::args().count();
+    let verdict = |ok: bool| if ok { "allowed" } else { "denied" };
+    let fs =
+        verdict(std::fs::read_to_string("/etc/hostname").is_ok() || std::fs::read_dir("/").is_ok());
+    let tcp = verdict(TcpStream::connect("127.0.0.1:9").is_ok());
+    let dns = verdict("localhost:80".to_socket_addrs().is_ok());
+    format!("escape report: env vars={env} args={args} fs={fs} tcp={tcp} dns={dns}")
 }
 
 /// Pure compute forever: no host call, no allocation.
