@@ -9,7 +9,7 @@ wasmtime::component::bindgen!({
     exports: { default: async },
 });
 
-pub use airlock::connector::{log as wit_log, records as wit_records, types as wit_types};
+pub use self::airlock::connector::{log as wit_log, records as wit_records, types as wit_types};
 
 /// The contract version this host speaks, as it appears in import names.
 pub const CONTRACT_VERSION: &str = "0.1.0";
