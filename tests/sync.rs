@@ -192,3 +192,35 @@ fn a_crate_directory_is_built_by_airlock() {
     job.airlock(&["sync"]).expect(0);
     assert_eq!(scalar(&job.db(), "SELECT count(*) FROM users"), 3);
 }
+
+#[test]
+fn relative_paths_resolve_against_the_connection_file() {
+    // As in the README: `airlock sync --config some/dir/airlock.toml` from elsewhere,
+    // with `connector` a crate directory relative to the file.
+    let root = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(
+        harness::repo().join("guest-examples/hello"),
+        root.path().join("hello-crate"),
+    )
+    .unwrap();
+    std::fs::create_dir(root.path().join("jobs")).unwrap();
+    std::fs::write(
+        root.path().join("jobs/airlock.toml"),
+        "connector = \"../hello-crate\"\n[config]\nusers = 4\n[destination]\nduckdb = \"out.duckdb\"\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_airlock"))
+        .args(["sync", "--config", "jobs/airlock.toml"])
+        .current_dir(root.path())
+        .env("AIRLOCK_CACHE_DIR", harness::cache_dir())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let db = duckdb::Connection::open(root.path().join("jobs/out.duckdb")).unwrap();
+    assert_eq!(scalar(&db, "SELECT count(*) FROM users"), 4);
+}

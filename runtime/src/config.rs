@@ -142,9 +142,16 @@ impl JobConfig {
             path: path.to_owned(),
             source,
         })?;
-        let base = path.parent().unwrap_or(Path::new("."));
+        // Absolute, so paths in the file mean the same whatever directory they are used from.
+        let base =
+            std::path::absolute(path.parent().unwrap_or(Path::new("."))).map_err(|source| {
+                ConfigError::Read {
+                    path: path.to_owned(),
+                    source,
+                }
+            })?;
         let default_name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("job");
-        Self::parse(&text, base, default_name).map_err(|message| ConfigError::Invalid {
+        Self::parse(&text, &base, default_name).map_err(|message| ConfigError::Invalid {
             file: path.to_owned(),
             message,
         })

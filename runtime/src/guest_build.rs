@@ -11,6 +11,10 @@ pub const GUEST_TARGET: &str = "wasm32-wasip2";
 /// Runs `cargo build --release --target wasm32-wasip2` in `dir` and returns the
 /// component it produced. Compiler errors go to stderr as usual.
 pub fn build(dir: &Path) -> Result<PathBuf, String> {
+    // Absolute, so the manifest path still means the same once cargo runs in `dir`.
+    let dir = &dir
+        .canonicalize()
+        .map_err(|e| format!("connector: {}: {e}", dir.display()))?;
     let manifest = dir.join("Cargo.toml");
     if !manifest.is_file() {
         return Err(format!(
