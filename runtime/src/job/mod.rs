@@ -218,6 +218,7 @@ pub async fn sync(
         progress.clone(),
     );
     instance.records().set_writer(writer);
+    progress.restart_clock();
 
     let outcome = instance
         .sync(&config.connector_config.to_string(), state.as_deref())

@@ -68,7 +68,7 @@ pub fn thousands(n: u64) -> String {
 /// Thread-safe counters. Updated once per batch, so a lock is cheap enough.
 #[derive(Debug)]
 pub struct Progress {
-    started: Instant,
+    started: Mutex<Instant>,
     inner: Mutex<(BTreeMap<String, TableStats>, u64)>,
 }
 
@@ -89,6 +89,12 @@ impl Progress {
             Some(t) => f(t),
             None => f(g.0.entry(table.to_owned()).or_default()),
         }
+    }
+
+    /// Restarts the clock: elapsed time and rates then cover the sync alone, not
+    /// compiling and preparing it.
+    pub fn restart_clock(&self) {
+        *self.started.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
     }
 
     /// Counts one committed checkpoint.
