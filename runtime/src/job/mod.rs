@@ -93,9 +93,18 @@ pub fn connector_file(path: &Path) -> Result<PathBuf, JobError> {
 /// Loads (and if needed builds) the connector at `path`.
 pub fn load(sandbox: &Sandbox, path: &Path) -> Result<LoadedConnector, JobError> {
     let file = connector_file(path)?;
-    sandbox
+    let started = std::time::Instant::now();
+    let loaded = sandbox
         .load(&file)
-        .map_err(|e| JobError::Usage(e.to_string()))
+        .map_err(|e| JobError::Usage(e.to_string()))?;
+    if loaded.cache == CacheOutcome::Miss {
+        tracing::info!(
+            connector = %file.display(),
+            "compiled the connector in {:.1}s; later runs load it from the cache",
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(loaded)
 }
 
 async fn instantiate(loaded: &LoadedConnector, config: &JobConfig) -> Result<Instance, JobError> {

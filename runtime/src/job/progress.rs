@@ -75,7 +75,7 @@ pub struct Progress {
 impl Default for Progress {
     fn default() -> Self {
         Progress {
-            started: Instant::now(),
+            started: Mutex::new(Instant::now()),
             inner: Mutex::new((BTreeMap::new(), 0)),
         }
     }
@@ -109,11 +109,12 @@ impl Progress {
 
     /// The counters now.
     pub fn snapshot(&self) -> Snapshot {
+        let started = *self.started.lock().unwrap_or_else(|e| e.into_inner());
         let g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         Snapshot {
             tables: g.0.clone(),
             checkpoints: g.1,
-            elapsed: self.started.elapsed(),
+            elapsed: started.elapsed(),
         }
     }
 }
