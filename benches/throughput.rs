@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use airlock::config::JobConfig;
 use airlock::job::{self, Progress};
 use airlock::sandbox::{Sandbox, SandboxOptions};
-use duckdb::types::{TimeUnit, ToSqlOutput, ValueRef};
-use duckdb::{ToSql, appender_params_from_iter};
+use airlock::sink::DuckDbCell as Cell;
+use duckdb::appender_params_from_iter;
 
 // The native side generates rows with hello's own row code, compiled natively:
 // `rows.rs` says `use airlock_sdk::{Row, Value}`, which this alias resolves to
@@ -32,23 +32,6 @@ const USERS_DDL: &str = "CREATE TABLE users (id BIGINT NOT NULL, name VARCHAR NO
 const EVENTS_DDL: &str = "CREATE TABLE events (id BIGINT NOT NULL, user_id BIGINT NOT NULL, kind VARCHAR NOT NULL, \
     at TIMESTAMP NOT NULL, _airlock_synced_at TIMESTAMP NOT NULL, _airlock_deleted BOOLEAN NOT NULL DEFAULT false, \
     PRIMARY KEY (id))";
-
-struct Cell<'a>(&'a Value);
-
-impl ToSql for Cell<'_> {
-    fn to_sql(&self) -> duckdb::Result<ToSqlOutput<'_>> {
-        Ok(ToSqlOutput::Borrowed(match self.0 {
-            Value::Null => ValueRef::Null,
-            Value::Boolean(b) => ValueRef::Boolean(*b),
-            Value::Int(i) => ValueRef::BigInt(*i),
-            Value::Float(f) => ValueRef::Double(*f),
-            Value::Text(s) | Value::Decimal(s) | Value::Json(s) => ValueRef::Text(s.as_bytes()),
-            Value::Bytes(b) => ValueRef::Blob(b),
-            Value::Timestamp(t) => ValueRef::Timestamp(TimeUnit::Microsecond, *t),
-            Value::Date(d) => ValueRef::Date32(*d),
-        }))
-    }
-}
 
 /// The native reference: generate and append every row, commit once per 100,000 users.
 fn native(users: i64, path: &std::path::Path) -> Duration {

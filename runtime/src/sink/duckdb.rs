@@ -55,8 +55,9 @@ struct Table {
     delete_sql: String,
 }
 
-/// Borrows a [`Value`] as a DuckDB value without copying strings or bytes.
-struct Cell<'a>(&'a Value);
+/// Borrows a [`Value`] as a DuckDB value without copying strings or bytes
+/// (for DuckDB's appender and statement parameters).
+pub struct Cell<'a>(pub &'a Value);
 
 impl ToSql for Cell<'_> {
     fn to_sql(&self) -> duckdb::Result<ToSqlOutput<'_>> {

@@ -8,7 +8,7 @@
 
 mod duckdb;
 
-pub use self::duckdb::DuckDbSink;
+pub use self::duckdb::{Cell as DuckDbCell, DuckDbSink};
 
 use crate::schema::{Row, TableSchema};
 
