@@ -4,6 +4,7 @@
 use wasmtime::component::{HasSelf, Linker};
 
 use super::bindings::wit_log::{self, Level};
+use super::limits::{LimitExceeded, mib};
 use crate::redact::Redactor;
 
 /// Longest message kept; the rest is cut with a marker.
@@ -13,6 +14,7 @@ const MAX_MESSAGE: usize = 16 * 1024;
 pub struct LogCtx {
     job: String,
     redactor: Redactor,
+    max_payload: u64,
 }
 
 /// Access to [`LogCtx`] from a store's data.
@@ -22,11 +24,13 @@ pub trait LogView: Send {
 }
 
 impl LogCtx {
-    /// Messages will be tagged with `job` and masked by `redactor`.
-    pub fn new(job: &str, redactor: Redactor) -> Self {
+    /// Messages will be tagged with `job` and masked by `redactor`; one message
+    /// may carry at most `max_payload` bytes.
+    pub fn new(job: &str, redactor: Redactor, max_payload: u64) -> Self {
         LogCtx {
             job: job.to_owned(),
             redactor,
+            max_payload,
         }
     }
 }
@@ -38,6 +42,15 @@ pub fn add_to_linker<T: LogView + 'static>(linker: &mut Linker<T>) -> wasmtime::
 
 impl wit_log::Host for LogCtx {
     fn log(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
+        if message.len() as u64 > self.max_payload {
+            let (size_mb, limit_mb) = (mib(message.len() as u64), mib(self.max_payload));
+            return Err(LimitExceeded::HostCall {
+                call: "log",
+                size_mb,
+                limit_mb,
+            }
+            .into());
+        }
         let mut msg = self.redactor.redact(&message);
         if msg.len() > MAX_MESSAGE {
             let cut = msg.floor_char_boundary(MAX_MESSAGE);

@@ -51,10 +51,9 @@ impl RecordsCtx {
     ) -> Result<(), wit_types::Error> {
         match self.writer.as_mut() {
             Some(w) => f(w).map_err(|e| wit_types::Error {
-                kind: match e {
-                    WriteError::Invalid(_) => wit_types::ErrorKind::Internal,
-                    WriteError::Destination(_) => wit_types::ErrorKind::Internal,
-                },
+                // Either way the connector cannot fix it at run time: a contract
+                // violation is a bug in it, a destination failure is the host's.
+                kind: wit_types::ErrorKind::Internal,
                 message: e.to_string(),
             }),
             None => Err(wit_types::Error {

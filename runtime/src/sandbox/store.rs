@@ -63,7 +63,7 @@ impl StoreState {
             limiter: Limiter::new(limits),
             deadline: Deadline::idle(limits.call_timeout_secs),
             records: RecordsCtx::new(limits.host_call_mb * 1024 * 1024),
-            log: LogCtx::new(job, redactor.clone()),
+            log: LogCtx::new(job, redactor.clone(), limits.host_call_mb * 1024 * 1024),
             stderr,
         })
     }
