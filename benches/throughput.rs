@@ -30,7 +30,7 @@ const USERS_DDL: &str = "CREATE TABLE users (id BIGINT NOT NULL, name VARCHAR NO
     balance DECIMAL(12,2) NOT NULL, profile JSON NOT NULL, avatar BLOB NOT NULL, \
     _airlock_synced_at TIMESTAMP NOT NULL, _airlock_deleted BOOLEAN NOT NULL DEFAULT false, PRIMARY KEY (id))";
 const EVENTS_DDL: &str = "CREATE TABLE events (id BIGINT NOT NULL, user_id BIGINT NOT NULL, kind VARCHAR NOT NULL, \
-    at TIMESTAMP NOT NULL, _airlock_synced_at TIMESTAMP NOT NULL, _airlock_deleted BOOLEAN NOT NULL DEFAULT false, \
+    \"at\" TIMESTAMP NOT NULL, _airlock_synced_at TIMESTAMP NOT NULL, _airlock_deleted BOOLEAN NOT NULL DEFAULT false, \
     PRIMARY KEY (id))";
 
 /// The native reference: generate and append every row, commit once per 100,000 users.
@@ -105,6 +105,15 @@ fn main() {
             users,
             &dir.path().join(format!("native-{round}.duckdb")),
         ));
+        // Same disk state for every round: remove what this round wrote.
+        for f in std::fs::read_dir(dir.path()).unwrap().flatten() {
+            if f.path()
+                .extension()
+                .is_some_and(|e| e == "duckdb" || e == "wal")
+            {
+                let _ = std::fs::remove_file(f.path());
+            }
+        }
         eprintln!(
             "round {round}: airlock {:?}, native {:?}",
             airlock_times[round], native_times[round]

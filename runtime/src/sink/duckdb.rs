@@ -48,6 +48,8 @@ struct Table {
     deletes_pending: bool,
     /// Folds staged upserts into the target (used when no delete is pending).
     upsert_sql: String,
+    /// Same without the last-write-wins pass, for batches known to hold each key once.
+    unique_sql: String,
     /// Folds staged upserts and deletes: the last upsert of each key, marked
     /// deleted when the key's last operation was a delete.
     merge_sql: String,
@@ -325,6 +327,10 @@ impl DuckDbSink {
         let into = format!("INTO {target} ({cols}, {SYNCED_AT}, {DELETED})");
         let stage_ref = format!("temp.main.{stage}");
         let stage = &stage_ref;
+        let insert = format!(
+            "INSERT OR REPLACE {into} SELECT {}, CAST(? AS TIMESTAMP), false FROM {stage} s",
+            values("s")
+        );
         let (upsert_sql, merge_sql, delete_sql) = if key.is_empty() {
             (
                 format!(
@@ -372,6 +378,11 @@ impl DuckDbSink {
             key: schema.key_indices(),
             pending: Vec::new(),
             deletes_pending: false,
+            unique_sql: if key.is_empty() {
+                upsert_sql.clone()
+            } else {
+                insert
+            },
             upsert_sql,
             merge_sql,
             delete_sql,
@@ -432,7 +443,12 @@ fn merge(conn: &Connection, t: &mut Table, at: &Value) -> SinkResult<()> {
         conn.execute(&t.delete_sql, [Cell(at)])
             .data_ctx(&t.name, "deleting rows")?;
     } else {
-        conn.execute(&t.upsert_sql, [Cell(at)])
+        let sql = if keys_unique(t) {
+            &t.unique_sql
+        } else {
+            &t.upsert_sql
+        };
+        conn.execute(sql, [Cell(at)])
             .data_ctx(&t.name, "merging rows")?;
     }
     conn.execute_batch(&format!("DELETE FROM {}", t.stage))
@@ -440,6 +456,16 @@ fn merge(conn: &Connection, t: &mut Table, at: &Value) -> SinkResult<()> {
     t.pending.clear();
     t.deletes_pending = false;
     Ok(())
+}
+
+/// Whether every pending upsert has a distinct key, checked cheaply for the
+/// common single integer key; then the merge can skip its sort by key.
+fn keys_unique(t: &Table) -> bool {
+    let [k] = t.key[..] else { return false };
+    let mut seen = std::collections::HashSet::with_capacity(t.pending.len());
+    t.pending
+        .iter()
+        .all(|(_, row)| matches!(row[k], Value::Int(i) if seen.insert(i)))
 }
 
 impl Sink for DuckDbSink {
