@@ -48,8 +48,12 @@ struct Table {
     deletes_pending: bool,
     /// Folds staged upserts into the target (used when no delete is pending).
     upsert_sql: String,
-    /// Same without the last-write-wins pass, for batches known to hold each key once.
+    /// Same without the last-write-wins pass, for batches resolved on the host
+    /// to one row per key; `IS_DELETE` carries the row's deleted flag, and a
+    /// NULL marks a key deleted without an upsert in the batch.
     unique_sql: String,
+    /// Marks deleted the target rows of the NULL-flagged keys of a resolved batch.
+    resolved_delete_sql: String,
     /// Folds staged upserts and deletes: the last upsert of each key, marked
     /// deleted when the key's last operation was a delete.
     merge_sql: String,
@@ -328,8 +332,17 @@ impl DuckDbSink {
         let stage_ref = format!("temp.main.{stage}");
         let stage = &stage_ref;
         let insert = format!(
-            "INSERT OR REPLACE {into} SELECT {}, CAST(? AS TIMESTAMP), false FROM {stage} s",
+            "INSERT OR REPLACE {into} SELECT {}, CAST(? AS TIMESTAMP), s.{IS_DELETE} FROM {stage} s \
+             WHERE s.{IS_DELETE} IS NOT NULL",
             values("s")
+        );
+        let resolved_delete_sql = format!(
+            "UPDATE {target} t SET {DELETED} = true, {SYNCED_AT} = CAST(? AS TIMESTAMP) FROM {stage} d \
+             WHERE d.{IS_DELETE} IS NULL AND {} AND NOT t.{DELETED}",
+            key.iter()
+                .map(|c| format!("t.{q} = d.{q}", q = quote(&c.name)))
+                .collect::<Vec<_>>()
+                .join(" AND ")
         );
         let (upsert_sql, merge_sql, delete_sql) = if key.is_empty() {
             (
@@ -383,6 +396,7 @@ impl DuckDbSink {
             } else {
                 insert
             },
+            resolved_delete_sql,
             upsert_sql,
             merge_sql,
             delete_sql,
@@ -414,41 +428,59 @@ fn merge(conn: &Connection, t: &mut Table, at: &Value) -> SinkResult<()> {
     if t.pending.is_empty() {
         return Ok(());
     }
+    // For a single integer key the host resolves the batch to one row per key
+    // (cheap with a hash map), so the database skips sorting by key.
+    let resolved = resolve_int_keys(t);
     {
         let mut app = conn
             .appender_to_catalog_and_db(t.stage.trim_start_matches("temp.main."), "temp", "main")
             .ctx(&t.name, "staging rows")?;
-        for (is_delete, row) in &t.pending {
-            let appended = if *is_delete {
-                // A key row: key values in their columns, NULL elsewhere.
-                let cells = (0..t.width).map(|i| {
-                    t.key
-                        .iter()
-                        .position(|&k| k == i)
-                        .map_or(&NULL, |j| &row[j])
-                });
-                app.append_row(appender_params_from_iter(cells.chain([&TRUE]).map(Cell)))
-            } else {
-                app.append_row(appender_params_from_iter(
-                    row.iter().chain([&FALSE]).map(Cell),
-                ))
-            };
-            appended.data_ctx(&t.name, "staging rows")?;
+        let (width, key) = (t.width, &t.key[..]);
+        let key_row =
+            |row, flag| appender_params_from_iter(key_cells(width, key, row, flag).map(Cell));
+        let flag = |b: bool| if b { &TRUE } else { &FALSE };
+        match &resolved {
+            Some(rows) => {
+                for &(i, deleted) in rows {
+                    let row = &t.pending[i].1;
+                    let appended = match deleted {
+                        Some(d) => app.append_row(appender_params_from_iter(
+                            row.iter().chain([flag(d)]).map(Cell),
+                        )),
+                        None => app.append_row(key_row(row, &NULL)),
+                    };
+                    appended.data_ctx(&t.name, "staging rows")?;
+                }
+            }
+            None => {
+                for (is_delete, row) in &t.pending {
+                    let appended = if *is_delete {
+                        app.append_row(key_row(row, &TRUE))
+                    } else {
+                        app.append_row(appender_params_from_iter(
+                            row.iter().chain([&FALSE]).map(Cell),
+                        ))
+                    };
+                    appended.data_ctx(&t.name, "staging rows")?;
+                }
+            }
         }
         app.flush().data_ctx(&t.name, "staging rows")?;
     }
-    if t.deletes_pending {
+    if let Some(rows) = &resolved {
+        conn.execute(&t.unique_sql, [Cell(at)])
+            .data_ctx(&t.name, "merging rows")?;
+        if rows.iter().any(|(_, d)| d.is_none()) {
+            conn.execute(&t.resolved_delete_sql, [Cell(at)])
+                .data_ctx(&t.name, "deleting rows")?;
+        }
+    } else if t.deletes_pending {
         conn.execute(&t.merge_sql, [Cell(at)])
             .data_ctx(&t.name, "merging rows")?;
         conn.execute(&t.delete_sql, [Cell(at)])
             .data_ctx(&t.name, "deleting rows")?;
     } else {
-        let sql = if keys_unique(t) {
-            &t.unique_sql
-        } else {
-            &t.upsert_sql
-        };
-        conn.execute(sql, [Cell(at)])
+        conn.execute(&t.upsert_sql, [Cell(at)])
             .data_ctx(&t.name, "merging rows")?;
     }
     conn.execute_batch(&format!("DELETE FROM {}", t.stage))
@@ -458,14 +490,50 @@ fn merge(conn: &Connection, t: &mut Table, at: &Value) -> SinkResult<()> {
     Ok(())
 }
 
-/// Whether every pending upsert has a distinct key, checked cheaply for the
-/// common single integer key; then the merge can skip its sort by key.
-fn keys_unique(t: &Table) -> bool {
-    let [k] = t.key[..] else { return false };
-    let mut seen = std::collections::HashSet::with_capacity(t.pending.len());
-    t.pending
-        .iter()
-        .all(|(_, row)| matches!(row[k], Value::Int(i) if seen.insert(i)))
+/// A key row widened to the staging table: key values in their columns, NULL
+/// elsewhere, then `flag` in the operation column.
+fn key_cells<'a>(
+    width: usize,
+    key: &'a [usize],
+    row: &'a Row,
+    flag: &'a Value,
+) -> impl Iterator<Item = &'a Value> {
+    (0..width)
+        .map(move |i| key.iter().position(|&k| k == i).map_or(&NULL, |j| &row[j]))
+        .chain([flag])
+}
+
+/// For a table keyed by one integer column: the pending operations resolved to
+/// one per key, last operation wins — `(index, Some(deleted))` stages that
+/// upsert with its deleted flag (a delete after it sets the flag), `(index,
+/// None)` a key deleted with no upsert in the batch. `None` for other keys.
+fn resolve_int_keys(t: &Table) -> Option<Vec<(usize, Option<bool>)>> {
+    let [k] = t.key[..] else { return None };
+    // key -> (index of its last upsert, index of its last delete, last op is a delete)
+    let mut last: HashMap<i64, (Option<usize>, usize, bool)> =
+        HashMap::with_capacity(t.pending.len());
+    for (i, (is_delete, row)) in t.pending.iter().enumerate() {
+        // Upserts carry every column, deletes only the key.
+        let at = if *is_delete { 0 } else { k };
+        let Value::Int(key) = row[at] else {
+            return None;
+        };
+        let e = last.entry(key).or_insert((None, i, false));
+        if *is_delete {
+            (e.1, e.2) = (i, true);
+        } else {
+            (e.0, e.2) = (Some(i), false);
+        }
+    }
+    let mut rows: Vec<(usize, Option<bool>)> = last
+        .into_values()
+        .map(|(upsert, delete, deleted)| match upsert {
+            Some(i) => (i, Some(deleted)),
+            None => (delete, None),
+        })
+        .collect();
+    rows.sort_unstable_by_key(|r| r.0);
+    Some(rows)
 }
 
 impl Sink for DuckDbSink {
@@ -731,6 +799,30 @@ mod tests {
         assert_eq!(live(&s), "1=d");
         let all = "SELECT id || ':' || _airlock_deleted FROM users ORDER BY id";
         assert_eq!(query(&s, all), ["1:false", "2:true"]);
+    }
+
+    #[test]
+    fn non_integer_keys_take_the_sql_path_with_the_same_results() {
+        let (_dir, mut s) = sink();
+        let cols = vec![
+            col("code", ColumnType::Text, false),
+            col("v", ColumnType::Int, true),
+        ];
+        s.prepare(&[table("codes", cols, &["code"])]).unwrap();
+        let r = |c: &str, v: i64| vec![Value::Text(c.into()), Value::Int(v)];
+        let k = |c: &str| vec![Value::Text(c.into())];
+        s.upsert("codes", vec![r("a", 1), r("b", 2), r("a", 3)])
+            .unwrap();
+        s.delete("codes", vec![k("b"), k("zz")]).unwrap();
+        s.upsert("codes", vec![r("c", 4)]).unwrap();
+        s.delete("codes", vec![k("c")]).unwrap();
+        s.upsert("codes", vec![r("c", 5)]).unwrap();
+        s.commit("job", "s").unwrap();
+        let all = "SELECT code || '=' || v || ':' || _airlock_deleted FROM codes ORDER BY code";
+        assert_eq!(query(&s, all), ["a=3:false", "b=2:true", "c=5:false"]);
+        s.delete("codes", vec![k("a")]).unwrap();
+        s.commit("job", "s2").unwrap();
+        assert_eq!(query(&s, all), ["a=3:true", "b=2:true", "c=5:false"]);
     }
 
     #[test]
