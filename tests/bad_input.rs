@@ -197,18 +197,13 @@ fn secrets_never_reach_logs_or_errors() {
         &guest("tests/guests/misbehave"),
         "[config]\nmode = \"leak-secret\"\npassword = { env = \"AIRLOCK_TEST_PASSWORD\" }\n",
     );
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_airlock"))
-        .args(["sync", "--config", job.config.to_str().unwrap()])
-        .env("AIRLOCK_TEST_PASSWORD", "pa55-w0rd-xyz")
-        .env("AIRLOCK_CACHE_DIR", harness::cache_dir())
-        .output()
-        .unwrap();
-    let all = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    let config = job.config.to_str().unwrap();
+    let run = harness::airlock_env(
+        &["sync", "--config", config],
+        &[("AIRLOCK_TEST_PASSWORD", "pa55-w0rd-xyz")],
     );
-    assert_eq!(out.status.code(), Some(1), "{all}");
+    let all = format!("{}{}", run.stdout, run.stderr);
+    assert_eq!(run.code, 1, "{all}");
     assert!(!all.contains("pa55-w0rd-xyz"), "secret leaked: {all}");
     assert!(
         all.contains("***"),
@@ -219,17 +214,16 @@ fn secrets_never_reach_logs_or_errors() {
 #[test]
 fn the_sandbox_has_no_ambient_authority() {
     let job = misbehave("escape");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_airlock"))
-        .args(["sync", "--config", job.config.to_str().unwrap()])
-        .env("AIRLOCK_CACHE_DIR", harness::cache_dir())
-        .env(
+    let config = job.config.to_str().unwrap();
+    let run = harness::airlock_env(
+        &["sync", "--config", config],
+        &[(
             "AIRLOCK_HOST_ONLY",
             "set in the host, invisible to the connector",
-        )
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+        )],
+    );
+    let stderr = run.stderr;
+    assert_eq!(run.code, 1, "{stderr}");
     assert!(
         stderr.contains("escape report: env vars=0 args=0 fs=denied tcp=denied dns=denied"),
         "{stderr}"

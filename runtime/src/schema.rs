@@ -108,16 +108,6 @@ impl Value {
                 | (Value::Json(_), ColumnType::Json)
         )
     }
-
-    /// Bytes this value occupies on the heap and inline, used to bound host calls.
-    pub fn approx_size(&self) -> usize {
-        let heap = match self {
-            Value::Text(s) | Value::Decimal(s) | Value::Json(s) => s.len(),
-            Value::Bytes(b) => b.len(),
-            _ => 0,
-        };
-        heap + std::mem::size_of::<Value>()
-    }
 }
 
 /// A row: one value per column, in the table's column order.

@@ -132,8 +132,14 @@ impl Run {
 
 /// Runs the `airlock` binary built for these tests.
 pub fn airlock(args: &[&str]) -> Run {
+    airlock_env(args, &[])
+}
+
+/// Runs the `airlock` binary with extra environment variables.
+pub fn airlock_env(args: &[&str], envs: &[(&str, &str)]) -> Run {
     let out: Output = Command::new(env!("CARGO_BIN_EXE_airlock"))
         .args(args)
+        .envs(envs.iter().copied())
         .env("AIRLOCK_CACHE_DIR", cache_dir())
         .env_remove("AIRLOCK_LOG")
         .output()

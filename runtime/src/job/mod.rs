@@ -71,9 +71,6 @@ pub struct SyncReport {
     /// What was written, per table, and the checkpoints committed.
     #[serde(flatten)]
     pub stats: Snapshot,
-    /// Whether the compiled connector came from the cache.
-    #[serde(skip)]
-    pub cache: CacheOutcome,
 }
 
 /// Finds the connector component: a `.wasm` file as is, or a crate directory built first.
@@ -264,7 +261,6 @@ pub async fn sync(
         job: config.name.clone(),
         destination: destination_path(config),
         stats: progress.snapshot(),
-        cache: loaded.cache,
     })
 }
 

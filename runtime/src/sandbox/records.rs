@@ -35,11 +35,6 @@ impl RecordsCtx {
         self.writer = Some(w);
     }
 
-    /// The writer, if a sync is set up.
-    pub fn writer_mut(&mut self) -> Option<&mut Writer> {
-        self.writer.as_mut()
-    }
-
     /// Removes the writer (the sync is over).
     pub fn take_writer(&mut self) -> Option<Writer> {
         self.writer.take()
