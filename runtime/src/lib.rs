@@ -17,6 +17,7 @@ pub mod cli;
 pub mod config;
 pub mod guest_build;
 pub mod job;
+pub mod net;
 pub mod redact;
 pub mod sandbox;
 pub mod schema;

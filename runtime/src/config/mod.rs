@@ -5,12 +5,20 @@
 //! to the connector inside its JSON config, and registered with a [`Redactor`] so
 //! they never show up in a log line or an error.
 
+mod endpoint;
+
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use serde_json::Value as Json;
 
 use crate::redact::Redactor;
+
+pub use endpoint::{
+    DEFAULT_CONNECT_TIMEOUT_SECS, DEFAULT_KEEPALIVE_COUNT, DEFAULT_KEEPALIVE_SECS, Endpoint,
+    HostKeyCheck, Route, Secret, SshAuth, SshHop, SshRoute, Tls, TlsMode,
+};
 
 /// A problem with the connection file. `Display` is the message for the user.
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +56,8 @@ pub struct JobConfig {
     pub limits: Limits,
     /// Directory preopened for the connector as `/scratch`, if any.
     pub scratch_dir: Option<PathBuf>,
+    /// The network handles the connector may open, sorted by name.
+    pub endpoints: Vec<Endpoint>,
     /// Masks every secret value resolved from this file.
     pub redactor: Redactor,
 }
@@ -75,6 +85,11 @@ pub struct Limits {
     pub resources: u32,
     /// Rows the host holds uncommitted before it forces them to the destination.
     pub buffered_rows: u64,
+    /// Network connections the connector may hold open at once.
+    pub connections: u32,
+    /// Bytes buffered per connection and direction, in KiB: what the host reads
+    /// ahead of the connector, and what it holds of the connector's writes.
+    pub connection_buffer_kb: u32,
 }
 
 impl Default for Limits {
@@ -85,6 +100,8 @@ impl Default for Limits {
             host_call_mb: 64,
             resources: 1024,
             buffered_rows: 100_000,
+            connections: 16,
+            connection_buffer_kb: 256,
         }
     }
 }
@@ -97,6 +114,11 @@ impl Limits {
             ("limits.host_call_mb", self.host_call_mb),
             ("limits.resources", u64::from(self.resources)),
             ("limits.buffered_rows", self.buffered_rows),
+            ("limits.connections", u64::from(self.connections)),
+            (
+                "limits.connection_buffer_kb",
+                u64::from(self.connection_buffer_kb),
+            ),
         ];
         for (key, v) in positive {
             if v == 0 {
@@ -126,6 +148,8 @@ struct RawConfig {
     #[serde(default)]
     limits: Limits,
     scratch_dir: Option<PathBuf>,
+    #[serde(default)]
+    endpoints: BTreeMap<String, endpoint::RawEndpoint>,
 }
 
 #[derive(Deserialize)]
@@ -176,6 +200,7 @@ impl JobConfig {
 
         let mut redactor = Redactor::default();
         let connector_config = resolve_table(&raw.config, "config", base, &mut redactor)?;
+        let endpoints = endpoint::resolve_endpoints(raw.endpoints, base, &mut redactor)?;
 
         Ok(JobConfig {
             name,
@@ -186,6 +211,7 @@ impl JobConfig {
                 .map(|d| Destination::DuckDb(base.join(d.duckdb))),
             limits: raw.limits,
             scratch_dir: raw.scratch_dir.map(|p| base.join(p)),
+            endpoints,
             redactor,
         })
     }

@@ -1,0 +1,460 @@
+//! `[endpoints.NAME]`: the network handles a connector may open, and the route
+//! the host takes to each (direct, or through SSH bastions).
+//!
+//! Parsing only; dialing lives in `net`, SSH in `ssh`. Transport credentials
+//! (keys, passphrases, passwords, TLS client keys) are [`Secret`]s: resolved from
+//! `{ env = ".." }` / `{ file = ".." }`, registered with the job's redactor, and
+//! never handed to the connector.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::{SecretRef, secret_ref};
+use crate::redact::Redactor;
+
+/// A secret value (key material, passphrase, password). `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a value (for tests and for tools that hold a secret in memory).
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    /// The secret itself. Call sites are the few places that must use it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// One endpoint: a name the connector can `connect` to, and how the host gets there.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    /// The key under `[endpoints]`, what the connector passes to `connect`.
+    pub name: String,
+    /// The source's real host name: dialed on a direct route, handed to the last
+    /// SSH hop on a tunnel, and always the name TLS verifies.
+    pub host: String,
+    /// The source's port.
+    pub port: u16,
+    /// TLS settings.
+    pub tls: Tls,
+    /// How long a connect (including every SSH hop and the TLS handshake) may take.
+    pub connect_timeout: Duration,
+    /// How the bytes travel.
+    pub route: Route,
+}
+
+/// TLS on an endpoint. The host does the handshake; the connector sees plaintext.
+#[derive(Debug, Clone)]
+pub struct Tls {
+    /// disable, prefer or require.
+    pub mode: TlsMode,
+    /// `true`: handshake as soon as the connection is open (HTTPS). `false`: the
+    /// connector starts it in-band with `upgrade-tls` (PostgreSQL, MySQL, STARTTLS).
+    pub immediate: bool,
+    /// PEM file of extra CA certificates to trust (besides the Web PKI roots).
+    pub ca_file: Option<PathBuf>,
+    /// PEM client certificate chain, for servers that require one.
+    pub client_cert: Option<PathBuf>,
+    /// The client certificate's private key (PEM).
+    pub client_key: Option<Secret>,
+}
+
+/// Whether TLS is used on an endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TlsMode {
+    /// Clear text only.
+    Disable,
+    /// TLS if the connector negotiates it in-band; clear otherwise.
+    Prefer,
+    /// TLS always: the host refuses application bytes in clear.
+    Require,
+}
+
+/// The path from this host to an endpoint.
+#[derive(Debug, Clone)]
+pub enum Route {
+    /// A TCP connection from this host.
+    Direct,
+    /// Through one SSH bastion, or a chain of them.
+    Ssh(SshRoute),
+}
+
+/// SSH hops, in the order they are dialed: `jump` hosts first, the bastion last.
+/// The bastion opens the final connection to the endpoint's `host:port`
+/// (a `direct-tcpip` channel), so `host` is resolved in the bastion's network.
+#[derive(Debug, Clone)]
+pub struct SshRoute {
+    /// At least one hop; the last is `via.ssh` itself.
+    pub hops: Vec<SshHop>,
+}
+
+/// One SSH server on the way.
+#[derive(Debug, Clone)]
+pub struct SshHop {
+    /// Host name or address of the SSH server (for a jump hop after the first,
+    /// as seen from the previous hop).
+    pub host: String,
+    /// SSH port, 22 unless set.
+    pub port: u16,
+    /// The user to log in as.
+    pub user: String,
+    /// How to authenticate.
+    pub auth: SshAuth,
+    /// How the server's host key is checked.
+    pub host_key: HostKeyCheck,
+    /// Keepalive probe interval; a session is declared dead after
+    /// `keepalive_count` unanswered probes.
+    pub keepalive_interval: Duration,
+    /// Unanswered keepalives before the session is dropped.
+    pub keepalive_count: u32,
+    /// The config key path of this hop (`endpoints.db.via.ssh.jump[0]`), for errors.
+    pub key_path: String,
+}
+
+/// SSH client authentication.
+#[derive(Debug, Clone)]
+pub enum SshAuth {
+    /// A private key (OpenSSH, PEM or PKCS#8 text), optionally encrypted.
+    Key {
+        /// The key file's contents.
+        key: Secret,
+        /// Passphrase of an encrypted key.
+        passphrase: Option<Secret>,
+    },
+    /// A password.
+    Password(Secret),
+}
+
+/// How a server's host key is verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostKeyCheck {
+    /// Accept only keys with one of these SHA256 fingerprints (`SHA256:...`).
+    Pinned(Vec<String>),
+    /// Accept keys listed for the host in this OpenSSH known_hosts file.
+    KnownHosts(PathBuf),
+    /// Accept anything (local development only; logged loudly on every connect).
+    InsecureAcceptAny,
+    /// Nothing configured: connecting is refused with the presented fingerprint
+    /// and the config line to add.
+    Missing,
+}
+
+/// Default SSH keepalive interval.
+pub const DEFAULT_KEEPALIVE_SECS: u64 = 15;
+/// Default unanswered keepalives before a session is declared dead.
+pub const DEFAULT_KEEPALIVE_COUNT: u32 = 3;
+/// Default connect timeout of an endpoint.
+pub const DEFAULT_CONNECT_TIMEOUT_SECS: u64 = 30;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawEndpoint {
+    host: String,
+    port: u16,
+    #[serde(default = "default_tls_mode")]
+    tls: TlsMode,
+    /// "immediate" (default) or "in-band".
+    tls_handshake: Option<String>,
+    ca_file: Option<PathBuf>,
+    client_cert: Option<PathBuf>,
+    client_key: Option<toml::Value>,
+    connect_timeout_secs: Option<u64>,
+    via: Option<RawVia>,
+}
+
+fn default_tls_mode() -> TlsMode {
+    TlsMode::Disable
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawVia {
+    direct: Option<toml::Table>,
+    ssh: Option<RawSsh>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSsh {
+    #[serde(flatten)]
+    hop: RawHop,
+    #[serde(default)]
+    jump: Vec<RawHop>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHop {
+    host: String,
+    port: Option<u16>,
+    user: String,
+    private_key: Option<toml::Value>,
+    passphrase: Option<toml::Value>,
+    password: Option<toml::Value>,
+    host_key: Option<HostKeyPins>,
+    known_hosts: Option<PathBuf>,
+    #[serde(default)]
+    insecure_accept_any_host_key: bool,
+    keepalive_interval_secs: Option<u64>,
+    keepalive_count: Option<u32>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum HostKeyPins {
+    One(String),
+    Many(Vec<String>),
+}
+
+/// Turns `[endpoints]` into endpoints, resolving secrets into `redactor`.
+pub(super) fn resolve_endpoints(
+    raw: BTreeMap<String, RawEndpoint>,
+    base: &Path,
+    redactor: &mut Redactor,
+) -> Result<Vec<Endpoint>, String> {
+    raw.into_iter()
+        .map(|(name, e)| resolve_endpoint(name, e, base, redactor))
+        .collect()
+}
+
+fn resolve_endpoint(
+    name: String,
+    e: RawEndpoint,
+    base: &Path,
+    redactor: &mut Redactor,
+) -> Result<Endpoint, String> {
+    let path = format!("endpoints.{name}");
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    {
+        return Err(format!(
+            "{path}: endpoint names use letters, digits, '-', '_' and '.' only"
+        ));
+    }
+    if e.host.trim().is_empty() {
+        return Err(format!("{path}.host: must not be empty"));
+    }
+    if e.port == 0 {
+        return Err(format!("{path}.port: must be 1..=65535"));
+    }
+    let immediate = match e.tls_handshake.as_deref() {
+        None | Some("immediate") => true,
+        Some("in-band") => false,
+        Some(other) => {
+            return Err(format!(
+                "{path}.tls_handshake: \"{other}\" is not a handshake; use \"immediate\" (HTTPS-style) or \"in-band\" (the connector calls upgrade-tls, as PostgreSQL does)"
+            ));
+        }
+    };
+    if e.tls == TlsMode::Disable
+        && (e.ca_file.is_some() || e.client_cert.is_some() || e.client_key.is_some())
+    {
+        return Err(format!(
+            "{path}: ca_file/client_cert/client_key are set but tls = \"disable\"; set tls = \"require\" or remove them"
+        ));
+    }
+    if e.client_cert.is_some() != e.client_key.is_some() {
+        return Err(format!(
+            "{path}: client_cert and client_key go together; set both or neither"
+        ));
+    }
+    let client_key = e
+        .client_key
+        .as_ref()
+        .map(|v| secret(v, &format!("{path}.client_key"), base, redactor))
+        .transpose()?;
+    let connect_timeout_secs = e
+        .connect_timeout_secs
+        .unwrap_or(DEFAULT_CONNECT_TIMEOUT_SECS);
+    if connect_timeout_secs == 0 {
+        return Err(format!("{path}.connect_timeout_secs: must be at least 1"));
+    }
+    let route = match e.via {
+        None => Route::Direct,
+        Some(RawVia {
+            direct: Some(t),
+            ssh: None,
+        }) => {
+            if let Some(k) = t.keys().next() {
+                return Err(format!(
+                    "{path}.via.direct.{k}: a direct route takes no settings"
+                ));
+            }
+            Route::Direct
+        }
+        Some(RawVia {
+            direct: None,
+            ssh: Some(ssh),
+        }) => {
+            let bastion_path = format!("{path}.via.ssh");
+            let mut hops = Vec::with_capacity(ssh.jump.len() + 1);
+            for (i, hop) in ssh.jump.into_iter().enumerate() {
+                hops.push(resolve_hop(
+                    hop,
+                    format!("{bastion_path}.jump[{i}]"),
+                    base,
+                    redactor,
+                )?);
+            }
+            hops.push(resolve_hop(ssh.hop, bastion_path, base, redactor)?);
+            Route::Ssh(SshRoute { hops })
+        }
+        Some(_) => {
+            return Err(format!(
+                "{path}.via: give exactly one route: `via.ssh = {{ ... }}`, or leave `via` out for a direct connection"
+            ));
+        }
+    };
+    Ok(Endpoint {
+        name,
+        host: e.host,
+        port: e.port,
+        tls: Tls {
+            mode: e.tls,
+            immediate,
+            ca_file: e.ca_file.map(|p| base.join(p)),
+            client_cert: e.client_cert.map(|p| base.join(p)),
+            client_key,
+        },
+        connect_timeout: Duration::from_secs(connect_timeout_secs),
+        route,
+    })
+}
+
+fn resolve_hop(
+    h: RawHop,
+    path: String,
+    base: &Path,
+    redactor: &mut Redactor,
+) -> Result<SshHop, String> {
+    if h.host.trim().is_empty() {
+        return Err(format!("{path}.host: must not be empty"));
+    }
+    if h.user.trim().is_empty() {
+        return Err(format!("{path}.user: must not be empty"));
+    }
+    let auth = match (&h.private_key, &h.password) {
+        (Some(k), None) => SshAuth::Key {
+            key: secret(k, &format!("{path}.private_key"), base, redactor)?,
+            passphrase: h
+                .passphrase
+                .as_ref()
+                .map(|v| secret(v, &format!("{path}.passphrase"), base, redactor))
+                .transpose()?,
+        },
+        (None, Some(p)) => {
+            if h.passphrase.is_some() {
+                return Err(format!(
+                    "{path}.passphrase: only meaningful with private_key"
+                ));
+            }
+            SshAuth::Password(secret(p, &format!("{path}.password"), base, redactor)?)
+        }
+        (None, None) => {
+            return Err(format!(
+                "{path}: no credentials; set private_key = {{ file = \"keys/airlock\" }} (make one with `airlock keygen --out keys/airlock`) or password = {{ env = \"...\" }}"
+            ));
+        }
+        (Some(_), Some(_)) => {
+            return Err(format!("{path}: set private_key or password, not both"));
+        }
+    };
+    let host_key = match (h.host_key, h.known_hosts, h.insecure_accept_any_host_key) {
+        (Some(pins), None, false) => {
+            let pins = match pins {
+                HostKeyPins::One(p) => vec![p],
+                HostKeyPins::Many(p) => p,
+            };
+            for p in &pins {
+                check_fingerprint(p).map_err(|e| format!("{path}.host_key: {e}"))?;
+            }
+            if pins.is_empty() {
+                return Err(format!("{path}.host_key: list at least one fingerprint"));
+            }
+            HostKeyCheck::Pinned(pins)
+        }
+        (None, Some(file), false) => HostKeyCheck::KnownHosts(base.join(file)),
+        (None, None, true) => HostKeyCheck::InsecureAcceptAny,
+        (None, None, false) => HostKeyCheck::Missing,
+        _ => {
+            return Err(format!(
+                "{path}: choose one of host_key, known_hosts and insecure_accept_any_host_key"
+            ));
+        }
+    };
+    let keepalive_interval_secs = h.keepalive_interval_secs.unwrap_or(DEFAULT_KEEPALIVE_SECS);
+    let keepalive_count = h.keepalive_count.unwrap_or(DEFAULT_KEEPALIVE_COUNT);
+    if keepalive_interval_secs == 0 || keepalive_count == 0 {
+        return Err(format!(
+            "{path}: keepalive_interval_secs and keepalive_count must be at least 1"
+        ));
+    }
+    Ok(SshHop {
+        host: h.host,
+        port: h.port.unwrap_or(22),
+        user: h.user,
+        auth,
+        host_key,
+        keepalive_interval: Duration::from_secs(keepalive_interval_secs),
+        keepalive_count,
+        key_path: path,
+    })
+}
+
+/// `SHA256:` followed by 43 unpadded base64 characters, as `ssh-keygen -l` prints.
+fn check_fingerprint(p: &str) -> Result<(), String> {
+    let b64 = p.strip_prefix("SHA256:").ok_or_else(|| {
+        format!("\"{p}\" is not a SHA256 fingerprint; expected \"SHA256:...\" as `airlock fingerprint HOST` or `ssh-keygen -lf` print it")
+    })?;
+    let ok = b64.len() == 43
+        && b64
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '+' || c == '/');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "\"{p}\" is not a SHA256 fingerprint (43 base64 characters after \"SHA256:\")"
+        ))
+    }
+}
+
+/// A transport credential: must be a `{ env }` or `{ file }` reference, so it is
+/// not written in the connection file itself.
+fn secret(
+    v: &toml::Value,
+    path: &str,
+    base: &Path,
+    redactor: &mut Redactor,
+) -> Result<Secret, String> {
+    let r = match v {
+        toml::Value::Table(t) => secret_ref(t),
+        _ => None,
+    }
+    .ok_or_else(|| {
+        format!("{path}: give it as {{ file = \"...\" }} or {{ env = \"VAR\" }}, not inline")
+    })?;
+    let value = r.resolve(path, base)?;
+    // Each line on its own too: a log line may quote one line of a key file.
+    for line in value.lines() {
+        redactor.add(line.trim());
+    }
+    redactor.add(&value);
+    Ok(Secret(value))
+}
