@@ -122,14 +122,21 @@ impl<S: Read + Write, F: FnMut() -> io::Result<S>> Client<S, F> {
 fn is_stale_connection(e: &HttpError) -> bool {
     match e {
         HttpError::ClosedBeforeResponse => true,
-        HttpError::Io(e) => matches!(
-            e.kind(),
-            io::ErrorKind::BrokenPipe
-                | io::ErrorKind::ConnectionReset
-                | io::ErrorKind::NotConnected
-        ),
+        HttpError::Io(e) => closed_kind(e),
         _ => false,
     }
+}
+
+/// Whether `e` says the peer closed or dropped the connection.
+fn closed_kind(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::BrokenPipe
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::NotConnected
+            | io::ErrorKind::UnexpectedEof
+    )
 }
 
 /// A stream and the bytes read from it but not consumed yet.
@@ -177,8 +184,13 @@ impl<S: Read> Conn<S> {
                 )));
             }
             if self.buf.is_empty() {
-                if self.fill()? == 0 {
-                    return Err(HttpError::ClosedBeforeResponse);
+                match self.fill() {
+                    Ok(0) => return Err(HttpError::ClosedBeforeResponse),
+                    Ok(_) => {}
+                    // A close without a clean end (e.g. no TLS close_notify) before
+                    // any byte of the response is still just a closed connection.
+                    Err(e) if closed_kind(&e) => return Err(HttpError::ClosedBeforeResponse),
+                    Err(e) => return Err(e.into()),
                 }
             } else {
                 self.fill_or_eof("in the middle of a response head")?;

@@ -271,7 +271,13 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, shared: &Shared
     loop {
         let read = http::read_request(&mut stream, &mut buf, opts.max_request_bytes);
         let (resp, keep_alive) = match timeout(opts.timeout, read).await {
-            Err(_) | Ok(Err(ReadError::Gone)) => return,
+            Ok(Err(ReadError::Gone)) => return,
+            Err(_) => {
+                // Idle too long: close cleanly (TLS close_notify), as real servers do,
+                // so clients see an orderly end rather than a truncation.
+                let _ = timeout(opts.timeout, stream.shutdown()).await;
+                return;
+            }
             Ok(Err(ReadError::TooLarge)) => (
                 Response::error(
                     431,
