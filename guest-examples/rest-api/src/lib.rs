@@ -56,6 +56,20 @@ struct State {
     cursor: Option<Cursor>,
 }
 
+impl State {
+    /// Moves the cursor to `position` if that is past it; returns whether it
+    /// was, i.e. whether the row at `position` is not committed yet. The
+    /// inclusive `updated_since` repeats rows at the cursor's own timestamp;
+    /// this is what drops the ones already written.
+    fn advance(&mut self, position: Cursor) -> bool {
+        if self.cursor.is_some_and(|c| position <= c) {
+            return false;
+        }
+        self.cursor = Some(position);
+        true
+    }
+}
+
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct Cursor {
     /// Microseconds since the Unix epoch.
@@ -140,14 +154,10 @@ impl Connector for RestApi {
                     updated_at: record.updated_at,
                     id: record.id,
                 };
-                // Already committed: the inclusive `updated_since` repeats the
-                // cursor's own timestamp.
-                if state.cursor.is_some_and(|c| position <= c) {
-                    continue;
+                if state.advance(position) {
+                    out.upsert(rows::TABLE, record.row)?;
+                    emitted += 1;
                 }
-                out.upsert(rows::TABLE, record.row)?;
-                emitted += 1;
-                state.cursor = Some(position);
             }
             out.checkpoint(&state)?;
             match page.next_cursor {
@@ -193,6 +203,22 @@ mod tests {
         }
         let e = RestApi::validate(&config(r#"{"path": "/x", "token": "se cret"}"#)).unwrap_err();
         assert!(!e.message.contains("se cret"));
+    }
+
+    #[test]
+    fn ties_at_the_cursor_are_neither_lost_nor_repeated() {
+        let c = |updated_at, id| Cursor { updated_at, id };
+        // The last run committed up to id 4 of the rows sharing timestamp 10.
+        let mut state = State {
+            cursor: Some(c(10, 4)),
+        };
+        // `updated_since=10` returns the whole tie group again, then newer rows.
+        let fetched = [c(10, 2), c(10, 4), c(10, 6), c(11, 1), c(11, 1)];
+        let new: Vec<_> = fetched.into_iter().filter(|&p| state.advance(p)).collect();
+        assert_eq!(new, [c(10, 6), c(11, 1)]);
+        assert_eq!(state.cursor, Some(c(11, 1)));
+        let mut first_run = State::default();
+        assert!(first_run.advance(c(i64::MIN, 0)));
     }
 
     #[test]
