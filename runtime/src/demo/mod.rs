@@ -1,0 +1,4 @@
+//! What `airlock demo` and the tests run against: sample sources that need
+//! nothing installed.
+
+pub mod api;
