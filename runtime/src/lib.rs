@@ -22,3 +22,4 @@ pub mod redact;
 pub mod sandbox;
 pub mod schema;
 pub mod sink;
+pub mod ssh;
