@@ -23,3 +23,4 @@ pub mod redact;
 pub mod sandbox;
 pub mod schema;
 pub mod sink;
+pub mod ssh;

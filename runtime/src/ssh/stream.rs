@@ -1,0 +1,275 @@
+//! [`SshStream`]: one `direct-tcpip` channel as a tokio byte stream, with its own
+//! bounded receive buffer so a reader that stops does not stall the session (see
+//! `tuning.rs` for why russh needs this).
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use bytes::Bytes;
+use russh::client::Msg;
+use russh::{Channel, ChannelMsg};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+
+use crate::ssh::tuning::CHANNEL_BUFFER_BYTES;
+
+/// Per-session flow state shared by the streams of one SSH session.
+#[derive(Debug, Default)]
+pub(crate) struct SessionFlow {
+    /// Readers of this session waiting for data right now. A stopped reader's
+    /// full buffer only harms the session when someone else is waiting.
+    waiting_readers: AtomicUsize,
+}
+
+/// What a stream does when its reader stops while the server keeps sending.
+#[derive(Debug, Clone)]
+pub(crate) enum StallPolicy {
+    /// Wait for the reader however long it takes: used for a channel that
+    /// carries the next hop's SSH session, whose own channels handle stalls.
+    Wait,
+    /// Close the connection when its buffer is full, its reader has read
+    /// nothing for this long, and another reader on the session is waiting.
+    CloseAfter(Duration),
+}
+
+enum Item {
+    Data(Bytes, OwnedSemaphorePermit),
+    Eof,
+    Error(io::Error),
+}
+
+/// A connection through an SSH tunnel (a `direct-tcpip` channel), as a tokio
+/// byte stream. Reading gives the target's bytes; `shutdown` sends EOF; dropping
+/// closes the channel.
+pub struct SshStream {
+    rx: mpsc::UnboundedReceiver<Item>,
+    current: Option<(Bytes, OwnedSemaphorePermit)>,
+    done: bool,
+    writer: Pin<Box<dyn AsyncWrite + Send + Sync>>,
+    read_bytes: Arc<AtomicU64>,
+    flow: Arc<SessionFlow>,
+    waiting: bool,
+}
+
+impl std::fmt::Debug for SshStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SshStream").finish_non_exhaustive()
+    }
+}
+
+impl SshStream {
+    /// Wraps an open channel; spawns the task that moves its incoming data into
+    /// the stream's buffer.
+    pub(crate) fn new(
+        channel: Channel<Msg>,
+        flow: Arc<SessionFlow>,
+        stall: StallPolicy,
+        label: String,
+    ) -> SshStream {
+        let (read_half, write_half) = channel.split();
+        let writer = Box::pin(write_half.make_writer());
+        let (tx, rx) = mpsc::unbounded_channel();
+        let read_bytes = Arc::new(AtomicU64::new(0));
+        let pump = Pump {
+            tx,
+            budget: Arc::new(Semaphore::new(CHANNEL_BUFFER_BYTES)),
+            read_bytes: read_bytes.clone(),
+            flow: flow.clone(),
+            stall,
+            label,
+        };
+        tokio::spawn(async move {
+            let mut read_half = read_half;
+            pump.run(&mut read_half).await;
+            // Best effort: tell the server we are done with the channel (it may
+            // already be closed, or the session gone).
+            let _ = write_half.close().await;
+        });
+        SshStream {
+            rx,
+            current: None,
+            done: false,
+            writer,
+            read_bytes,
+            flow,
+            waiting: false,
+        }
+    }
+
+    fn set_waiting(&mut self, waiting: bool) {
+        if self.waiting != waiting {
+            self.waiting = waiting;
+            if waiting {
+                self.flow.waiting_readers.fetch_add(1, Ordering::Relaxed);
+            } else {
+                self.flow.waiting_readers.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+impl Drop for SshStream {
+    fn drop(&mut self) {
+        self.set_waiting(false);
+    }
+}
+
+impl AsyncRead for SshStream {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        loop {
+            if let Some((data, _permit)) = &mut this.current {
+                let n = data.len().min(buf.remaining());
+                buf.put_slice(&data.split_to(n));
+                if data.is_empty() {
+                    // Dropping the permit gives the bytes back to the pump.
+                    this.current = None;
+                }
+                this.read_bytes.fetch_add(n as u64, Ordering::Relaxed);
+                this.set_waiting(false);
+                return Poll::Ready(Ok(()));
+            }
+            if this.done {
+                return Poll::Ready(Ok(()));
+            }
+            let item = match this.rx.poll_recv(cx) {
+                Poll::Pending => {
+                    this.set_waiting(true);
+                    return Poll::Pending;
+                }
+                Poll::Ready(item) => item,
+            };
+            this.set_waiting(false);
+            match item {
+                Some(Item::Data(data, permit)) => this.current = Some((data, permit)),
+                Some(Item::Eof) | None => this.done = true,
+                Some(Item::Error(e)) => {
+                    this.done = true;
+                    return Poll::Ready(Err(e));
+                }
+            }
+        }
+    }
+}
+
+impl AsyncWrite for SshStream {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        self.writer.as_mut().poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.writer.as_mut().poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        ready!(self.writer.as_mut().poll_shutdown(cx))?;
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// Moves a channel's messages from russh's small queue into the stream's
+/// byte-bounded buffer, so russh's session task rarely waits on this channel.
+struct Pump {
+    tx: mpsc::UnboundedSender<Item>,
+    budget: Arc<Semaphore>,
+    read_bytes: Arc<AtomicU64>,
+    flow: Arc<SessionFlow>,
+    stall: StallPolicy,
+    label: String,
+}
+
+impl Pump {
+    async fn run(&self, read_half: &mut russh::ChannelReadHalf) {
+        loop {
+            let msg = tokio::select! {
+                msg = read_half.wait() => msg,
+                () = self.tx.closed() => return,
+            };
+            match msg {
+                Some(ChannelMsg::Data { data }) => {
+                    let Some(permit) = self.reserve(data.len()).await else {
+                        return;
+                    };
+                    if self.tx.send(Item::Data(data, permit)).is_err() {
+                        return;
+                    }
+                }
+                // The target closed its side; the channel may still take writes.
+                Some(ChannelMsg::Eof) => {
+                    let _ = self.tx.send(Item::Eof);
+                }
+                Some(ChannelMsg::Close) | None => {
+                    let _ = self.tx.send(Item::Eof);
+                    return;
+                }
+                // stderr-style data and requests do not occur on direct-tcpip.
+                Some(_) => {}
+            }
+        }
+    }
+
+    /// Waits until the buffer has room for `len` bytes. `None`: the stream was
+    /// dropped, or the reader stalled others and the connection was closed.
+    async fn reserve(&self, len: usize) -> Option<OwnedSemaphorePermit> {
+        // A packet is never larger than the buffer, but do not wait forever if it were.
+        let want = len.clamp(1, CHANNEL_BUFFER_BYTES) as u32;
+        let grace = match self.stall {
+            StallPolicy::Wait => None,
+            StallPolicy::CloseAfter(d) => Some(d),
+        };
+        let mut seen = self.read_bytes.load(Ordering::Relaxed);
+        loop {
+            let acquire = self.budget.clone().acquire_many_owned(want);
+            let tick = async {
+                match grace {
+                    Some(d) => tokio::time::sleep(d).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                permit = acquire => return permit.ok(),
+                () = self.tx.closed() => return None,
+                () = tick => {
+                    let now = self.read_bytes.load(Ordering::Relaxed);
+                    let others = self.flow.waiting_readers.load(Ordering::Relaxed);
+                    if now == seen && others > 0 {
+                        let secs = grace.unwrap_or_default().as_secs_f32();
+                        tracing::warn!(
+                            "{}: closing a connection whose reader stopped for {secs:.0} s with {} MiB buffered, \
+                             so the {others} other connection(s) on the same SSH session can proceed",
+                            self.label,
+                            CHANNEL_BUFFER_BYTES >> 20
+                        );
+                        let _ = self.tx.send(Item::Error(io::Error::new(
+                            io::ErrorKind::ConnectionAborted,
+                            format!(
+                                "{}: connection closed by airlock: nothing was read from it for {secs:.0} s while \
+                                 the server kept sending ({} MiB buffered) and other connections on the same SSH \
+                                 session were waiting behind it",
+                                self.label,
+                                CHANNEL_BUFFER_BYTES >> 20
+                            ),
+                        )));
+                        return None;
+                    }
+                    seen = now;
+                }
+            }
+        }
+    }
+}
