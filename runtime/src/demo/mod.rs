@@ -2,3 +2,5 @@
 //! nothing installed.
 
 pub mod api;
+pub mod bastion;
+pub mod run;
