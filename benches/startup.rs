@@ -5,9 +5,11 @@
 //! Run: `cargo bench --bench startup` (release profile). Prints medians.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use airlock::config::JobConfig;
+use airlock::net::Network;
 use airlock::sandbox::{JobEnv, LoadedConnector, Sandbox, SandboxOptions};
 
 fn median(mut v: Vec<Duration>) -> Duration {
@@ -21,6 +23,7 @@ async fn first_call(loaded: &LoadedConnector, cfg: &JobConfig) {
         limits: &cfg.limits,
         redactor: &cfg.redactor,
         scratch_dir: None,
+        network: Arc::new(Network::none()),
     };
     let mut instance = loaded.instantiate(env).await.expect("instantiate");
     instance.spec().await.expect("spec");

@@ -11,8 +11,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use airlock::config::JobConfig;
+use airlock::job::Runtime;
 use airlock::job::{self, Progress};
-use airlock::sandbox::{Sandbox, SandboxOptions};
+use airlock::net::EgressPolicy;
+use airlock::sandbox::SandboxOptions;
 use airlock::sink::DuckDbCell as Cell;
 use duckdb::appender_params_from_iter;
 
@@ -79,10 +81,13 @@ fn main() {
         airlock::guest_build::build(&repo.join("guest-examples/hello")).expect("build hello");
     let dir = tempfile::tempdir().unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let sandbox = Sandbox::new(&SandboxOptions {
-        cache_dir: Some(dir.path().join("cache")),
-        pooled_instances: None,
-    })
+    let sandbox = Runtime::new(
+        &SandboxOptions {
+            cache_dir: Some(dir.path().join("cache")),
+            pooled_instances: None,
+        },
+        EgressPolicy::default(),
+    )
     .unwrap();
 
     let mut airlock_times = Vec::new();

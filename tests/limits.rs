@@ -7,8 +7,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 use airlock::config::JobConfig;
+use airlock::job::Runtime;
 use airlock::job::{self, JobError, Progress};
-use airlock::sandbox::{Sandbox, SandboxOptions};
+use airlock::net::EgressPolicy;
+use airlock::sandbox::SandboxOptions;
 use harness::{Job, guest};
 
 fn config(connector: &Path, body: &str, dir: &Path) -> JobConfig {
@@ -19,7 +21,7 @@ fn config(connector: &Path, body: &str, dir: &Path) -> JobConfig {
     JobConfig::parse(&text, dir, "limits").unwrap()
 }
 
-async fn sync_err(sandbox: &Sandbox, cfg: &JobConfig) -> String {
+async fn sync_err(sandbox: &Runtime, cfg: &JobConfig) -> String {
     match job::sync(sandbox, cfg, Arc::new(Progress::default())).await {
         Err(JobError::Failed(msg)) => msg,
         other => panic!("expected a failed sync, got {other:?}"),
@@ -31,10 +33,13 @@ async fn limits_stop_misbehaving_connectors_and_the_host_carries_on() {
     let misbehave = guest("tests/guests/misbehave");
     let hello = guest("guest-examples/hello");
     let dir = tempfile::tempdir().unwrap();
-    let sandbox = Sandbox::new(&SandboxOptions {
-        cache_dir: Some(harness::cache_dir()),
-        pooled_instances: None,
-    })
+    let sandbox = Runtime::new(
+        &SandboxOptions {
+            cache_dir: Some(harness::cache_dir()),
+            pooled_instances: None,
+        },
+        EgressPolicy::default(),
+    )
     .unwrap();
 
     let looping = config(
@@ -98,10 +103,13 @@ fn limit_errors_reach_the_user_with_exit_code_1() {
 async fn pooled_instances_run_jobs_side_by_side() {
     let hello = guest("guest-examples/hello");
     let sandbox = Arc::new(
-        Sandbox::new(&SandboxOptions {
-            cache_dir: Some(harness::cache_dir()),
-            pooled_instances: Some(8),
-        })
+        Runtime::new(
+            &SandboxOptions {
+                cache_dir: Some(harness::cache_dir()),
+                pooled_instances: Some(8),
+            },
+            EgressPolicy::default(),
+        )
         .unwrap(),
     );
     let dirs: Vec<_> = (0..4).map(|_| tempfile::tempdir().unwrap()).collect();

@@ -12,7 +12,8 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::JobConfig;
 use crate::job::{self, JobError, Progress, SyncReport, thousands};
-use crate::sandbox::{ComponentCache, Sandbox, SandboxOptions};
+use crate::net::EgressPolicy;
+use crate::sandbox::{ComponentCache, SandboxOptions};
 use crate::schema::TableSchema;
 
 /// Run data connectors (WebAssembly components) in a sandbox.
@@ -33,6 +34,10 @@ struct Cli {
     /// Compile the connector every time instead of using the cache.
     #[arg(long, global = true)]
     no_cache: bool,
+    /// The operator's egress policy (TOML: allow_loopback, allow_private,
+    /// allow_public, allow, deny) [default: public addresses only].
+    #[arg(long, global = true, env = "AIRLOCK_EGRESS_POLICY")]
+    egress_policy: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -72,6 +77,34 @@ enum Command {
         #[arg(short, long)]
         config: PathBuf,
     },
+    /// Generate an SSH key for reaching bastions (ed25519, OpenSSH format, mode 0600)
+    /// and print the line for the bastion's authorized_keys.
+    Keygen {
+        /// Where to write the private key (must not exist).
+        #[arg(long)]
+        out: PathBuf,
+        /// Comment on the public key.
+        #[arg(long, default_value = "airlock")]
+        comment: String,
+    },
+    /// Print the SHA256 fingerprint of an SSH server's host key, to pin as `host_key`.
+    Fingerprint {
+        /// HOST or HOST:PORT (port 22 when left out).
+        target: String,
+        /// Seconds to wait for the server.
+        #[arg(long, default_value_t = 10)]
+        timeout_secs: u64,
+    },
+    /// Run a real sync through an embedded SSH bastion to a sample HTTPS API, into
+    /// DuckDB, with nothing to install.
+    Demo {
+        /// Where the connection file, keys and DuckDB file go.
+        #[arg(long, default_value = "airlock-demo")]
+        dir: PathBuf,
+        /// Records in the sample API.
+        #[arg(long, default_value_t = 5000)]
+        customers: u64,
+    },
 }
 
 /// Runs the command line; returns the process exit code (0 ok, 1 the connector
@@ -106,20 +139,74 @@ pub fn main() -> i32 {
     }
 }
 
+/// `HOST` or `HOST:PORT` (IPv6 as `[::1]:22`) → host and port (22 by default).
+fn split_host_port(target: &str) -> Result<(String, u16), String> {
+    let bad = || format!("\"{target}\" is not HOST or HOST:PORT");
+    if let Some(rest) = target.strip_prefix('[') {
+        let (host, tail) = rest.split_once(']').ok_or_else(bad)?;
+        let port = match tail.strip_prefix(':') {
+            Some(p) => p.parse().map_err(|_| bad())?,
+            None if tail.is_empty() => 22,
+            None => return Err(bad()),
+        };
+        return Ok((host.to_owned(), port));
+    }
+    match target.rsplit_once(':') {
+        Some((host, port)) if !host.contains(':') => {
+            Ok((host.to_owned(), port.parse().map_err(|_| bad())?))
+        }
+        _ if target.is_empty() => Err(bad()),
+        _ => Ok((target.to_owned(), 22)),
+    }
+}
+
+fn print_endpoint_checks(checks: &[job::EndpointCheck]) {
+    for c in checks {
+        println!("endpoint \"{}\" ({})", c.name, c.target);
+        match &c.outcome {
+            Ok((path, tls)) => {
+                for (i, hop) in path.hops.iter().enumerate() {
+                    let label = if i == 0 { "route" } else { "     " };
+                    println!("  {label}: {hop}");
+                }
+                if let Some(addr) = path.dialed {
+                    println!("  dialed: {addr}");
+                }
+                match tls {
+                    Some(t) => println!(
+                        "  tls: {} ({}), certificate {} issued by {}",
+                        t.version, c.tls_setting, t.subject, t.issuer
+                    ),
+                    None => println!("  tls: {}", c.tls_setting),
+                }
+                println!("  ok");
+            }
+            Err(e) => println!("  FAILED: {e}"),
+        }
+    }
+}
+
 async fn run(cli: Cli, bar: BarSlot) -> Result<(), JobError> {
     let cache_dir = if cli.no_cache {
         None
     } else {
         cli.cache_dir.clone().or_else(ComponentCache::default_dir)
     };
-    let sandbox = Sandbox::new(&SandboxOptions {
-        cache_dir,
-        pooled_instances: None,
-    })
+    let policy = match &cli.egress_policy {
+        Some(path) => EgressPolicy::load(path).map_err(JobError::Usage)?,
+        None => EgressPolicy::default(),
+    };
+    let rt = job::Runtime::new(
+        &SandboxOptions {
+            cache_dir: cache_dir.clone(),
+            pooled_instances: None,
+        },
+        policy,
+    )
     .map_err(|e| JobError::Failed(format!("cannot set up the WebAssembly engine: {e:#}")))?;
     match cli.command {
         Command::Spec { connector } => {
-            let schema = job::spec(&sandbox, &connector).await?;
+            let schema = job::spec(&rt, &connector).await?;
             println!(
                 "{}",
                 serde_json::to_string_pretty(&schema).expect("a JSON value serializes")
@@ -132,12 +219,21 @@ async fn run(cli: Cli, bar: BarSlot) -> Result<(), JobError> {
                 config.name,
                 config.connector.display()
             );
-            job::check(&sandbox, &config).await?;
+            let endpoints = job::check_endpoints(&rt, &config).await?;
+            let failed = endpoints.iter().filter(|e| e.outcome.is_err()).count();
+            print_endpoint_checks(&endpoints);
+            job::check(&rt, &config).await?;
             println!("connector check passed");
+            if failed > 0 {
+                return Err(JobError::Failed(format!(
+                    "{failed} of {} endpoints could not be reached; see above",
+                    endpoints.len()
+                )));
+            }
         }
         Command::Discover { config, json } => {
             let config = load_config(&config)?;
-            let tables = job::discover(&sandbox, &config).await?;
+            let tables = job::discover(&rt, &config).await?;
             if json {
                 println!(
                     "{}",
@@ -152,7 +248,7 @@ async fn run(cli: Cli, bar: BarSlot) -> Result<(), JobError> {
             let progress = Arc::new(Progress::default());
             let shown = (!json && !cli.quiet && std::io::stderr().is_terminal())
                 .then(|| bar.show(&config.name, progress.clone()));
-            let result = job::sync(&sandbox, &config, progress).await;
+            let result = job::sync(&rt, &config, progress).await;
             if let Some(ticker) = shown {
                 ticker.abort();
                 bar.clear();
@@ -165,6 +261,61 @@ async fn run(cli: Cli, bar: BarSlot) -> Result<(), JobError> {
             } else {
                 print_summary(&report);
             }
+        }
+        Command::Keygen { out, comment } => {
+            let (private, line) =
+                crate::ssh::generate_ed25519(&comment).map_err(JobError::Failed)?;
+            crate::ssh::write_private_key(&out, &private)
+                .map_err(|e| JobError::Usage(format!("keygen --out: {e}")))?;
+            println!("wrote the private key to {} (mode 0600)", out.display());
+            println!("give this line to the bastion's admin, for ~airlock/.ssh/authorized_keys:");
+            println!("{line}");
+            println!(
+                "then use it in a connection file: private_key = {{ file = \"{}\" }}",
+                out.display()
+            );
+        }
+        Command::Fingerprint {
+            target,
+            timeout_secs,
+        } => {
+            let (host, port) = split_host_port(&target).map_err(JobError::Usage)?;
+            let (key_type, fingerprint) =
+                crate::ssh::fetch_host_key(&host, port, Duration::from_secs(timeout_secs))
+                    .await
+                    .map_err(|e| JobError::Failed(e.to_string()))?;
+            println!("{host}:{port} presents a {key_type} host key: {fingerprint}");
+            println!(
+                "compare it with the bastion admin's `ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub`, then pin it:"
+            );
+            println!("host_key = \"{fingerprint}\"");
+        }
+        Command::Demo { dir, customers } => {
+            let opts = crate::demo::run::DemoOptions {
+                dir,
+                customers,
+                cache_dir,
+            };
+            let quiet = cli.quiet;
+            let report = crate::demo::run::run(&opts, |stage, _| {
+                if !quiet {
+                    eprintln!("demo: {stage}…");
+                }
+            })
+            .await?;
+            println!(
+                "airlock demo: rest-api → SSH bastion (host key {} pinned) → https://{} (TLS verified)",
+                report.host_key,
+                crate::demo::run::API_HOST
+            );
+            println!("full sync:");
+            print_summary(&report.full);
+            println!(
+                "{} records changed at the source; incremental sync:",
+                report.touched
+            );
+            print_summary(&report.incremental);
+            println!("the connection file it used: {}", report.config.display());
         }
         Command::Reset { config } => {
             let config = load_config(&config)?;

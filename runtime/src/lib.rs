@@ -15,6 +15,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod guest_build;
 pub mod job;
 pub mod net;

@@ -7,9 +7,16 @@ use std::borrow::Cow;
 /// Secrets shorter than [`Redactor::MIN_LEN`] bytes are not searched for: masking
 /// every `a` or `1` in the output would destroy it while protecting nothing
 /// (a secret that short is guessable anyway).
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Redactor {
     secrets: Vec<String>,
+}
+
+/// Shows how many secrets it holds, never which: a `{:?}` of a config must not leak them.
+impl std::fmt::Debug for Redactor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Redactor({} secrets)", self.secrets.len())
+    }
 }
 
 impl Redactor {
@@ -52,5 +59,6 @@ mod tests {
             "pw=***;pw2=*** x"
         );
         assert!(matches!(r.redact("nothing here"), Cow::Borrowed(_)));
+        assert_eq!(format!("{r:?}"), "Redactor(2 secrets)");
     }
 }

@@ -13,4 +13,8 @@ wit_bindgen::generate!({
     export_macro_name: "__export_connector",
     default_bindings_module: "::airlock_sdk::bindings",
     runtime_path: "::airlock_sdk::__wit_bindgen::rt",
+    // `network` hands out `wasi:io` streams. The sdk generates its own bindings for
+    // them (rather than mapping to the `wasi` crate) so it pins no second crate whose
+    // WASI version would have to match the contract's vendored `wasi:io@0.2.12`.
+    generate_all,
 });

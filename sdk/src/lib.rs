@@ -93,6 +93,32 @@
 //! airlock_sdk::export!(Counter);
 //! ```
 //!
+//! # Networking
+//!
+//! A connector reaches its source only through the named endpoints of its
+//! connection config: [`net::endpoints`] lists them and [`net::connect`] opens a
+//! [`Connection`], a blocking [`std::io::Read`] + [`std::io::Write`]. The host
+//! picks the route (direct, SSH bastion, reverse tunnel, private endpoint),
+//! enforces the egress policy and does TLS with the source's real host name, so
+//! the connector never handles an address, a key or a certificate. Protocols that
+//! start TLS in-band (PostgreSQL, SMTP) call [`Connection::upgrade_tls`] at the
+//! right moment. Failures are [`NetError`]s; `?` turns them, and the `io::Error`s
+//! of a `Connection`, into `network` [`Error`]s.
+//!
+//! ```ignore
+//! use std::io::{BufRead, BufReader, Write};
+//!
+//! fn greeting() -> airlock_sdk::Result<String> {
+//!     let api = airlock_sdk::net::endpoint("api")
+//!         .ok_or_else(|| airlock_sdk::Error::config("no endpoint `api` in the connection config"))?;
+//!     let mut conn = airlock_sdk::net::connect(&api.name)?; // TLS already done if configured
+//!     write!(conn, "GET /hello HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", api.host)?;
+//!     let mut status = String::new();
+//!     BufReader::new(conn).read_line(&mut status)?;
+//!     Ok(status)
+//! }
+//! ```
+//!
 //! # Building and running
 //!
 //! ```sh
@@ -144,12 +170,14 @@ mod connector;
 mod error;
 mod export;
 pub mod log;
+pub mod net;
 mod output;
 mod schema;
 mod value;
 
 pub use connector::Connector;
 pub use error::{Error, ErrorKind, Result};
+pub use net::{Connection, Endpoint, NetError, NetErrorKind, TlsMode};
 pub use output::{MAX_BATCH_BYTES, MAX_BATCH_ROWS, Output};
 pub use schema::{ColumnType, DecimalSpec, Table};
 pub use value::{Row, Value};

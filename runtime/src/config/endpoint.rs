@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::{SecretRef, secret_ref};
+use super::secret_ref;
 use crate::redact::Redactor;
 
 /// A secret value (key material, passphrase, password). `Debug` never shows it.
@@ -262,6 +262,11 @@ fn resolve_endpoint(
             ));
         }
     };
+    if e.tls == TlsMode::Prefer && immediate {
+        return Err(format!(
+            "{path}.tls: \"prefer\" means TLS if the connector negotiates it in-band; set tls_handshake = \"in-band\", or use tls = \"require\" for a TLS-only port"
+        ));
+    }
     if e.tls == TlsMode::Disable
         && (e.ca_file.is_some() || e.client_cert.is_some() || e.client_key.is_some())
     {
@@ -457,4 +462,147 @@ fn secret(
     }
     redactor.add(&value);
     Ok(Secret(value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::JobConfig;
+
+    const PIN: &str = "SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s";
+
+    fn parse(body: &str) -> Result<JobConfig, String> {
+        let dir = std::env::temp_dir();
+        JobConfig::parse(&format!("connector = \"c.wasm\"\n{body}"), &dir, "t")
+    }
+
+    fn err(body: &str) -> String {
+        parse(body).expect_err("must be refused")
+    }
+
+    #[test]
+    fn direct_endpoint_gets_defaults() {
+        let c =
+            parse("[endpoints.api]\nhost = \"api.example.com\"\nport = 443\ntls = \"require\"\n")
+                .unwrap();
+        let e = &c.endpoints[0];
+        assert_eq!(
+            (e.name.as_str(), e.host.as_str(), e.port),
+            ("api", "api.example.com", 443)
+        );
+        assert!(matches!(e.route, Route::Direct));
+        assert_eq!(e.tls.mode, TlsMode::Require);
+        assert!(e.tls.immediate);
+        assert_eq!(
+            e.connect_timeout,
+            Duration::from_secs(DEFAULT_CONNECT_TIMEOUT_SECS)
+        );
+    }
+
+    #[test]
+    fn ssh_route_with_jump_hosts_in_dial_order_and_secrets_redacted() {
+        // SAFETY: this test alone uses these variables.
+        unsafe {
+            std::env::set_var(
+                "AIRLOCK_TEST_KEY_1",
+                "-----BEGIN KEY-----\nsecretline\n-----END KEY-----\n",
+            );
+            std::env::set_var("AIRLOCK_TEST_PW_1", "hunter2-bastion");
+        }
+        let c = parse(&format!(
+            r#"
+[endpoints.db]
+host = "db.internal"
+port = 5432
+tls = "require"
+tls_handshake = "in-band"
+
+[endpoints.db.via.ssh]
+host = "bastion.example.com"
+user = "airlock"
+private_key = {{ env = "AIRLOCK_TEST_KEY_1" }}
+host_key = "{PIN}"
+keepalive_interval_secs = 5
+
+[[endpoints.db.via.ssh.jump]]
+host = "outer.example.com"
+port = 2222
+user = "jump"
+password = {{ env = "AIRLOCK_TEST_PW_1" }}
+known_hosts = "kh"
+"#
+        ))
+        .unwrap();
+        let e = &c.endpoints[0];
+        assert!(!e.tls.immediate);
+        let Route::Ssh(r) = &e.route else {
+            panic!("ssh route")
+        };
+        assert_eq!(r.hops.len(), 2);
+        assert_eq!(
+            (r.hops[0].host.as_str(), r.hops[0].port),
+            ("outer.example.com", 2222)
+        );
+        assert_eq!(r.hops[0].key_path, "endpoints.db.via.ssh.jump[0]");
+        assert!(matches!(r.hops[0].auth, SshAuth::Password(_)));
+        assert!(matches!(r.hops[0].host_key, HostKeyCheck::KnownHosts(_)));
+        assert_eq!(
+            (r.hops[1].host.as_str(), r.hops[1].port),
+            ("bastion.example.com", 22)
+        );
+        assert_eq!(r.hops[1].host_key, HostKeyCheck::Pinned(vec![PIN.into()]));
+        assert_eq!(r.hops[1].keepalive_interval, Duration::from_secs(5));
+        assert_eq!(r.hops[1].keepalive_count, DEFAULT_KEEPALIVE_COUNT);
+        let shown = format!("{c:?} secretline hunter2-bastion");
+        assert!(!format!("{:?}", r.hops).contains("secretline"));
+        assert_eq!(
+            c.redactor.redact(&shown).matches("***").count(),
+            2,
+            "key lines and passwords are masked: {}",
+            c.redactor.redact(&shown)
+        );
+    }
+
+    #[test]
+    fn mistakes_name_the_key_and_the_fix() {
+        let base = "[endpoints.db]\nhost = \"db\"\nport = 5432\n";
+        assert!(err("[endpoints.db]\nhost = \"db\"\nport = 0\n").contains("endpoints.db.port"));
+        assert!(err(&format!("{base}tls = \"prefer\"\n")).contains("tls_handshake = \"in-band\""));
+        assert!(
+            err(&format!("{base}tls_handshake = \"later\"\n"))
+                .contains("endpoints.db.tls_handshake")
+        );
+        assert!(err(&format!("{base}ca_file = \"ca.pem\"\n")).contains("tls = \"disable\""));
+        let ssh = format!("{base}[endpoints.db.via.ssh]\nhost = \"b\"\nuser = \"u\"\n");
+        assert!(err(&ssh).contains("airlock keygen"));
+        assert!(
+            err(&format!("{ssh}password = \"inline\"\n"))
+                .contains("endpoints.db.via.ssh.password: give it as { file")
+        );
+        let with_key = format!("{ssh}password = {{ file = \"/dev/null\" }}\n");
+        assert!(
+            err(&format!("{with_key}host_key = \"MD5:aa\"\n")).contains("not a SHA256 fingerprint")
+        );
+        assert!(
+            err(&format!(
+                "{with_key}host_key = \"{PIN}\"\ninsecure_accept_any_host_key = true\n"
+            ))
+            .contains("choose one of host_key")
+        );
+        assert!(err(&format!("{with_key}hots_key = \"x\"\n")).contains("hots_key"));
+        assert!(err(&format!("{base}[endpoints.db.via.wormhole]\n")).contains("wormhole"));
+        assert!(err("[endpoints.\"a b\"]\nhost = \"x\"\nport = 1\n").contains("letters, digits"));
+    }
+
+    #[test]
+    fn a_missing_pin_parses_so_check_can_show_the_fingerprint() {
+        let c = parse(
+            "[endpoints.db]\nhost = \"db\"\nport = 5432\n[endpoints.db.via.ssh]\nhost = \"b\"\nuser = \"u\"\npassword = { file = \"/dev/null\" }\n",
+        )
+        .unwrap();
+        let Route::Ssh(r) = &c.endpoints[0].route else {
+            panic!()
+        };
+        assert_eq!(r.hops[0].host_key, HostKeyCheck::Missing);
+    }
 }

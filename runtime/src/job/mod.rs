@@ -15,10 +15,13 @@ use std::sync::Arc;
 pub use progress::{Progress, Snapshot, TableStats, thousands};
 pub use writer::{WriteError, Writer};
 
+use crate::config::TlsMode;
 use crate::config::{Destination, JobConfig};
 use crate::guest_build;
+use crate::net::{Dialer, EgressPolicy, NetError, Network, PathInfo, TlsInfo};
 use crate::sandbox::{
-    CacheOutcome, ConnectorError, ErrorKind, Instance, JobEnv, LoadedConnector, Sandbox, Trap,
+    CacheOutcome, ConnectorError, ErrorKind, Instance, JobEnv, LoadedConnector, Sandbox,
+    SandboxOptions, Trap,
 };
 use crate::schema::TableSchema;
 use crate::sink::{DuckDbSink, Sink};
@@ -58,6 +61,26 @@ impl From<ConnectorError> for JobError {
 impl From<Trap> for JobError {
     fn from(t: Trap) -> Self {
         JobError::Failed(t.to_string())
+    }
+}
+
+/// What every job of a process shares: the wasmtime engine (and its cache of
+/// compiled connectors), and the network dialer (the operator's egress policy
+/// and the SSH session pool).
+pub struct Runtime {
+    /// Engine, linker and component cache.
+    pub sandbox: Sandbox,
+    /// The way out for every connection of every job.
+    pub dialer: Dialer,
+}
+
+impl Runtime {
+    /// A runtime with `options` for the sandbox, enforcing `policy` on egress.
+    pub fn new(options: &SandboxOptions, policy: EgressPolicy) -> anyhow::Result<Runtime> {
+        Ok(Runtime {
+            sandbox: Sandbox::new(options)?,
+            dialer: Dialer::new(policy),
+        })
     }
 }
 
@@ -104,7 +127,16 @@ pub fn load(sandbox: &Sandbox, path: &Path) -> Result<LoadedConnector, JobError>
     Ok(loaded)
 }
 
-async fn instantiate(loaded: &LoadedConnector, config: &JobConfig) -> Result<Instance, JobError> {
+/// The job's network: its endpoints, dialed through the runtime's dialer.
+pub fn network(rt: &Runtime, config: &JobConfig) -> Result<Network, JobError> {
+    Network::new(&config.endpoints, rt.dialer.clone()).map_err(JobError::Usage)
+}
+
+async fn instantiate(
+    rt: &Runtime,
+    loaded: &LoadedConnector,
+    config: &JobConfig,
+) -> Result<Instance, JobError> {
     if let Some(dir) = &config.scratch_dir {
         std::fs::create_dir_all(dir).map_err(|e| {
             JobError::Usage(format!("scratch_dir: cannot create {}: {e}", dir.display()))
@@ -115,6 +147,7 @@ async fn instantiate(loaded: &LoadedConnector, config: &JobConfig) -> Result<Ins
         limits: &config.limits,
         redactor: &config.redactor,
         scratch_dir: config.scratch_dir.as_deref(),
+        network: Arc::new(network(rt, config)?),
     };
     loaded
         .instantiate(env)
@@ -123,24 +156,69 @@ async fn instantiate(loaded: &LoadedConnector, config: &JobConfig) -> Result<Ins
 }
 
 /// The JSON Schema of a connector's config.
-pub async fn spec(sandbox: &Sandbox, connector: &Path) -> Result<serde_json::Value, JobError> {
-    let loaded = load(sandbox, connector)?;
+pub async fn spec(rt: &Runtime, connector: &Path) -> Result<serde_json::Value, JobError> {
+    let loaded = load(&rt.sandbox, connector)?;
     let config = JobConfig::parse(
         &format!("connector = {:?}", connector.display().to_string()),
         Path::new("."),
         "spec",
     )
     .map_err(JobError::Usage)?;
-    let mut instance = instantiate(&loaded, &config).await?;
+    let mut instance = instantiate(rt, &loaded, &config).await?;
     let text = instance.spec().await?;
     serde_json::from_str(&text)
         .map_err(|e| JobError::Failed(format!("the connector's spec is not valid JSON: {e}")))
 }
 
+/// What `check` found on the way to one endpoint.
+#[derive(Debug)]
+pub struct EndpointCheck {
+    /// The endpoint's name.
+    pub name: String,
+    /// `host:port` as configured.
+    pub target: String,
+    /// The path taken and the TLS session, or what failed.
+    pub outcome: Result<(PathInfo, Option<TlsInfo>), NetError>,
+    /// TLS as configured, for the report ("immediate", "in-band (by the connector)", "disabled").
+    pub tls_setting: String,
+}
+
+/// Opens (and closes) one connection to every endpoint of the config through
+/// its route: transport hops, resolved address, host keys, auth and TLS.
+pub async fn check_endpoints(
+    rt: &Runtime,
+    config: &JobConfig,
+) -> Result<Vec<EndpointCheck>, JobError> {
+    let network = network(rt, config)?;
+    let mut out = Vec::new();
+    for e in network.endpoints() {
+        let outcome = network.connect(&e.name).await.map(|d| (d.path, d.tls));
+        let tls_setting = match (e.tls.mode, e.tls.immediate) {
+            (TlsMode::Disable, _) => "disabled".to_owned(),
+            (TlsMode::Require, true) => "required, immediate".to_owned(),
+            (m, _) => format!(
+                "{}, in-band (started by the connector; checked by its own check)",
+                if m == TlsMode::Require {
+                    "required"
+                } else {
+                    "preferred"
+                }
+            ),
+        };
+        out.push(EndpointCheck {
+            name: e.name.clone(),
+            target: format!("{}:{}", e.host, e.port),
+            outcome,
+            tls_setting,
+        });
+    }
+    Ok(out)
+}
+
 /// Runs the connector's own check of its config.
-pub async fn check(sandbox: &Sandbox, config: &JobConfig) -> Result<(), JobError> {
-    let loaded = load(sandbox, &config.connector)?;
-    let mut instance = instantiate(&loaded, config).await?;
+pub async fn check(rt: &Runtime, config: &JobConfig) -> Result<(), JobError> {
+    let loaded = load(&rt.sandbox, &config.connector)?;
+    let mut instance = instantiate(rt, &loaded, config).await?;
     instance
         .check(&config.connector_config.to_string())
         .await??;
@@ -148,9 +226,9 @@ pub async fn check(sandbox: &Sandbox, config: &JobConfig) -> Result<(), JobError
 }
 
 /// The tables the connector declares, validated.
-pub async fn discover(sandbox: &Sandbox, config: &JobConfig) -> Result<Vec<TableSchema>, JobError> {
-    let loaded = load(sandbox, &config.connector)?;
-    let mut instance = instantiate(&loaded, config).await?;
+pub async fn discover(rt: &Runtime, config: &JobConfig) -> Result<Vec<TableSchema>, JobError> {
+    let loaded = load(&rt.sandbox, &config.connector)?;
+    let mut instance = instantiate(rt, &loaded, config).await?;
     discover_in(&mut instance, config).await
 }
 
@@ -194,13 +272,13 @@ fn destination_path(config: &JobConfig) -> PathBuf {
 /// Runs one sync: from the last committed state, until the connector returns.
 /// `progress` is updated as records arrive.
 pub async fn sync(
-    sandbox: &Sandbox,
+    rt: &Runtime,
     config: &JobConfig,
     progress: Arc<Progress>,
 ) -> Result<SyncReport, JobError> {
     config.require_destination().map_err(JobError::Usage)?;
-    let loaded = load(sandbox, &config.connector)?;
-    let mut instance = instantiate(&loaded, config).await?;
+    let loaded = load(&rt.sandbox, &config.connector)?;
+    let mut instance = instantiate(rt, &loaded, config).await?;
     let tables = discover_in(&mut instance, config).await?;
 
     let mut sink = open_sink(config)?;

@@ -15,7 +15,7 @@ use super::bindings::ConnectorPre;
 use super::cache::{CacheOutcome, ComponentCache};
 use super::component::{self, LoadError};
 use super::store::StoreState;
-use super::{log, records};
+use super::{log, network, records};
 
 /// How often the epoch advances: the granularity of wall-time limits and of
 /// cooperative yields between jobs sharing a thread.
@@ -74,6 +74,7 @@ impl Sandbox {
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         records::add_to_linker(&mut linker)?;
         log::add_to_linker(&mut linker)?;
+        network::add_to_linker(&mut linker)?;
 
         let ticker_stop = Arc::new(AtomicBool::new(false));
         spawn_ticker(&engine, ticker_stop.clone());

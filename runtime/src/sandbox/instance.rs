@@ -4,6 +4,7 @@
 
 use std::fmt;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::error::Elapsed;
@@ -15,6 +16,7 @@ use super::engine::LoadedConnector;
 use super::limits::LimitExceeded;
 use super::store::StoreState;
 use crate::config::Limits;
+use crate::net::Network;
 use crate::redact::Redactor;
 use crate::schema::{Column, ColumnType, TableSchema};
 
@@ -107,6 +109,8 @@ pub struct JobEnv<'a> {
     pub redactor: &'a Redactor,
     /// Host directory preopened as `/scratch`.
     pub scratch_dir: Option<&'a Path>,
+    /// The endpoints the connector may connect to, and the way to each.
+    pub network: Arc<Network>,
 }
 
 /// A live connector instance. After a [`Trap`] it must not be called again.
@@ -119,7 +123,13 @@ pub struct Instance {
 impl LoadedConnector {
     /// A fresh instance for one job, with that job's limits.
     pub async fn instantiate(&self, env: JobEnv<'_>) -> anyhow::Result<Instance> {
-        let state = StoreState::new(env.job, env.limits, env.redactor, env.scratch_dir)?;
+        let state = StoreState::new(
+            env.job,
+            env.limits,
+            env.redactor,
+            env.scratch_dir,
+            env.network,
+        )?;
         let mut store = Store::new(self.pre.engine(), state);
         store.limiter(|s| &mut s.limiter);
         store.epoch_deadline_callback(|cx| {

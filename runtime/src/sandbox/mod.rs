@@ -2,8 +2,7 @@
 //! and the host half of each WIT interface (one file each, each with a small
 //! context type, a view over the store, and an `add_to_linker`).
 //!
-//! No policy lives here: records go to the job's writer, and (from the network
-//! interface on) connections go through `net`.
+//! No policy lives here: records go to the job's writer, connections go through `net`.
 
 mod bindings;
 mod cache;
@@ -12,6 +11,7 @@ mod engine;
 mod instance;
 mod limits;
 mod log;
+mod network;
 mod records;
 mod stdio;
 mod store;
@@ -22,5 +22,6 @@ pub use component::LoadError;
 pub use engine::{EPOCH_TICK, LoadedConnector, Sandbox, SandboxOptions};
 pub use instance::{ConnectorError, ErrorKind, Instance, JobEnv, Trap};
 pub use limits::LimitExceeded;
+pub use network::{CLEAR_PREAMBLE_MAX, Connection, IO_IDLE_TIMEOUT};
 pub use records::RecordsCtx;
 pub use store::SCRATCH_GUEST_PATH;

@@ -2,15 +2,18 @@
 //! authority), its resource table, its limits, and the host interfaces' state.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use super::limits::{Deadline, Limiter};
 use super::log::{LogCtx, LogView};
+use super::network::{NetworkCtx, NetworkCtxView, NetworkView};
 use super::records::{RecordsCtx, RecordsView};
 use super::stdio::{GuestOutput, Stream};
 use crate::config::Limits;
+use crate::net::Network;
 use crate::redact::Redactor;
 
 /// Where a connector sees its scratch directory, if it has one.
@@ -24,18 +27,21 @@ pub struct StoreState {
     pub(super) deadline: Deadline,
     pub(super) records: RecordsCtx,
     log: LogCtx,
+    network: NetworkCtx,
     pub(super) stderr: GuestOutput,
 }
 
 impl StoreState {
     /// State for `job` under `limits`. No environment, no arguments, no stdin,
-    /// no sockets, no name lookups, no files — except `scratch` as `/scratch`
-    /// (opened through cap-std, so `..` and symlinks cannot leave it).
+    /// no WASI sockets, no name lookups, no files — except `scratch` as `/scratch`
+    /// (opened through cap-std, so `..` and symlinks cannot leave it). The only
+    /// way out is `network`: the endpoints of the job's config.
     pub fn new(
         job: &str,
         limits: &Limits,
         redactor: &Redactor,
         scratch: Option<&Path>,
+        network: Arc<Network>,
     ) -> anyhow::Result<Self> {
         let stdout = GuestOutput::new(job, Stream::Stdout, redactor.clone());
         let stderr = GuestOutput::new(job, Stream::Stderr, redactor.clone());
@@ -64,6 +70,13 @@ impl StoreState {
             deadline: Deadline::idle(limits.call_timeout_secs),
             records: RecordsCtx::new(limits.host_call_mb * 1024 * 1024),
             log: LogCtx::new(job, redactor.clone(), limits.host_call_mb * 1024 * 1024),
+            network: NetworkCtx::new(
+                job,
+                network,
+                limits.connections,
+                limits.connection_buffer_kb as usize * 1024,
+                redactor.clone(),
+            ),
             stderr,
         })
     }
@@ -92,5 +105,14 @@ impl RecordsView for StoreState {
 impl LogView for StoreState {
     fn log(&mut self) -> &mut LogCtx {
         &mut self.log
+    }
+}
+
+impl NetworkView for StoreState {
+    fn network(&mut self) -> NetworkCtxView<'_> {
+        NetworkCtxView {
+            ctx: &mut self.network,
+            table: &mut self.table,
+        }
     }
 }

@@ -1,0 +1,245 @@
+//! The operator's egress policy: which resolved addresses this host may dial.
+//!
+//! Pure (no sockets, no wasmtime). It is checked on *resolved* addresses, after
+//! name lookup and right before the dial that uses the same address, so a name
+//! that resolves somewhere forbidden cannot slip through. It belongs to the
+//! operator — a runtime-level file — and a connection config cannot loosen it.
+//!
+//! Order of the checks, first match wins:
+//! 1. `deny` ranges the operator listed;
+//! 2. addresses nothing should dial: unspecified (`0.0.0.0`, `::`), multicast,
+//!    broadcast — always refused;
+//! 3. `allow` ranges the operator listed;
+//! 4. link-local and cloud metadata (`169.254.0.0/16`, `fe80::/10`,
+//!    `fd00:ec2::254`) — refused unless allowed in step 3;
+//! 5. loopback — only with `allow_loopback`;
+//! 6. private ranges (RFC 1918, `100.64.0.0/10`, `fc00::/7`) — only with `allow_private`;
+//! 7. anything else is public — allowed unless `allow_public = false`.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::path::Path;
+
+use ipnet::IpNet;
+use serde::Deserialize;
+
+/// Which addresses may be dialed. `Default` is the safe default described in
+/// the module docs: public addresses only.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EgressPolicy {
+    /// Allow `127.0.0.0/8` and `::1` (local development, tests, the demo).
+    pub allow_loopback: bool,
+    /// Allow RFC 1918, `100.64.0.0/10` (CGNAT) and `fc00::/7` (ULA).
+    pub allow_private: bool,
+    /// Allow every address not covered by another rule.
+    pub allow_public: bool,
+    /// Ranges always allowed (unless also in `deny`), e.g. one private subnet.
+    pub allow: Vec<IpNet>,
+    /// Ranges always refused.
+    pub deny: Vec<IpNet>,
+}
+
+impl Default for EgressPolicy {
+    fn default() -> Self {
+        EgressPolicy {
+            allow_loopback: false,
+            allow_private: false,
+            allow_public: true,
+            allow: Vec::new(),
+            deny: Vec::new(),
+        }
+    }
+}
+
+/// Why an address was refused: names the rule, and the setting that would
+/// change it where the operator may change it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal(pub String);
+
+impl EgressPolicy {
+    /// A policy that also allows loopback (tests, `airlock demo`).
+    pub fn loopback_allowed() -> EgressPolicy {
+        EgressPolicy {
+            allow_loopback: true,
+            ..EgressPolicy::default()
+        }
+    }
+
+    /// Reads a policy file (TOML with the fields of this struct).
+    pub fn load(path: &Path) -> Result<EgressPolicy, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("egress policy {}: cannot read: {e}", path.display()))?;
+        toml::from_str(&text).map_err(|e| format!("egress policy {}: {e}", path.display()))
+    }
+
+    /// Whether `ip` may be dialed, and if not, why.
+    pub fn check(&self, ip: IpAddr) -> Result<(), Refusal> {
+        // `::ffff:169.254.169.254` is 169.254.169.254 on the wire.
+        let ip = ip.to_canonical();
+        if self.deny.iter().any(|n| n.contains(&ip)) {
+            return Err(Refusal(format!(
+                "{ip} is in a range the egress policy denies (`deny`)"
+            )));
+        }
+        if let Some(what) = never_dialable(ip) {
+            return Err(Refusal(format!("{ip} is {what}, which is never dialed")));
+        }
+        if self.allow.iter().any(|n| n.contains(&ip)) {
+            return Ok(());
+        }
+        if is_link_local_or_metadata(ip) {
+            return Err(Refusal(format!(
+                "{ip} is link-local or a cloud metadata address; the egress policy denies it (an operator can list it under `allow`)"
+            )));
+        }
+        if ip.is_loopback() {
+            return if self.allow_loopback {
+                Ok(())
+            } else {
+                Err(Refusal(format!(
+                    "{ip} is loopback; the egress policy denies it (an operator can set `allow_loopback = true`)"
+                )))
+            };
+        }
+        if is_private(ip) {
+            return if self.allow_private {
+                Ok(())
+            } else {
+                Err(Refusal(format!(
+                    "{ip} is a private address; the egress policy denies it (an operator can set `allow_private = true` or list the range under `allow`)"
+                )))
+            };
+        }
+        if self.allow_public {
+            Ok(())
+        } else {
+            Err(Refusal(format!(
+                "{ip} is not in any range the egress policy allows (`allow_public = false`)"
+            )))
+        }
+    }
+}
+
+fn never_dialable(ip: IpAddr) -> Option<&'static str> {
+    match ip {
+        IpAddr::V4(v4) if v4.is_unspecified() => Some("the unspecified address"),
+        IpAddr::V6(v6) if v6.is_unspecified() => Some("the unspecified address"),
+        IpAddr::V4(v4) if v4.is_multicast() => Some("multicast"),
+        IpAddr::V6(v6) if v6.is_multicast() => Some("multicast"),
+        IpAddr::V4(v4) if v4.is_broadcast() => Some("the broadcast address"),
+        _ => None,
+    }
+}
+
+/// The AWS IPv6 instance metadata service; inside `fc00::/7`, so it must be
+/// caught before the private-range rule.
+const AWS_METADATA_V6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0x0ec2, 0, 0, 0, 0, 0, 0x0254);
+
+fn is_link_local_or_metadata(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_link_local(),
+        IpAddr::V6(v6) => v6 == AWS_METADATA_V6 || (v6.segments()[0] & 0xffc0) == 0xfe80,
+    }
+}
+
+fn is_private(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_private() || is_shared_v4(v4),
+        IpAddr::V6(v6) => (v6.segments()[0] & 0xfe00) == 0xfc00,
+    }
+}
+
+/// `100.64.0.0/10`, carrier-grade NAT space; private in practice.
+fn is_shared_v4(v4: Ipv4Addr) -> bool {
+    let [a, b, ..] = v4.octets();
+    a == 100 && (64..128).contains(&b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn refused(p: &EgressPolicy, s: &str) -> String {
+        p.check(ip(s)).expect_err(s).0
+    }
+
+    #[test]
+    fn default_allows_public_only() {
+        let p = EgressPolicy::default();
+        for ok in ["93.184.216.34", "2606:2800:220:1::1"] {
+            assert_eq!(p.check(ip(ok)), Ok(()), "{ok}");
+        }
+        assert!(refused(&p, "127.0.0.1").contains("allow_loopback = true"));
+        assert!(refused(&p, "::1").contains("loopback"));
+        for private in [
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "100.64.0.1",
+            "fd12::1",
+        ] {
+            assert!(refused(&p, private).contains("allow_private"), "{private}");
+        }
+    }
+
+    #[test]
+    fn metadata_link_local_unspecified_multicast_broadcast_are_denied() {
+        let p = EgressPolicy::default();
+        assert!(refused(&p, "169.254.169.254").contains("metadata"));
+        assert!(refused(&p, "fd00:ec2::254").contains("metadata"));
+        assert!(refused(&p, "fe80::1").contains("link-local"));
+        assert!(refused(&p, "0.0.0.0").contains("unspecified"));
+        assert!(refused(&p, "::").contains("unspecified"));
+        assert!(refused(&p, "224.0.0.1").contains("multicast"));
+        assert!(refused(&p, "ff02::1").contains("multicast"));
+        assert!(refused(&p, "255.255.255.255").contains("broadcast"));
+    }
+
+    #[test]
+    fn mapped_v6_is_judged_as_v4() {
+        let p = EgressPolicy::loopback_allowed();
+        assert!(refused(&p, "::ffff:169.254.169.254").contains("169.254.169.254"));
+        assert_eq!(p.check(ip("::ffff:127.0.0.1")), Ok(()));
+    }
+
+    #[test]
+    fn allowing_private_does_not_allow_metadata() {
+        let p = EgressPolicy {
+            allow_private: true,
+            allow_loopback: true,
+            ..EgressPolicy::default()
+        };
+        assert_eq!(p.check(ip("10.0.0.5")), Ok(()));
+        assert!(p.check(ip("fd00:ec2::254")).is_err());
+        assert!(p.check(ip("169.254.169.254")).is_err());
+        assert!(p.check(ip("0.0.0.0")).is_err());
+    }
+
+    #[test]
+    fn explicit_ranges_win_in_order() {
+        let p: EgressPolicy = toml::from_str(
+            r#"
+            allow_public = false
+            allow = ["10.20.0.0/16", "169.254.10.0/24", "224.0.0.0/4"]
+            deny = ["10.20.30.0/24"]
+            "#,
+        )
+        .unwrap();
+        assert_eq!(p.check(ip("10.20.1.1")), Ok(()));
+        assert!(refused(&p, "10.20.30.4").contains("deny"));
+        assert!(refused(&p, "10.21.0.1").contains("private"));
+        assert_eq!(p.check(ip("169.254.10.9")), Ok(()));
+        assert!(refused(&p, "224.0.0.1").contains("never dialed"));
+        assert!(refused(&p, "8.8.8.8").contains("allow_public = false"));
+    }
+
+    #[test]
+    fn unknown_keys_in_a_policy_file_are_errors() {
+        let e = toml::from_str::<EgressPolicy>("allow_loopbak = true").unwrap_err();
+        assert!(e.to_string().contains("allow_loopbak"));
+    }
+}

@@ -1,0 +1,214 @@
+//! Network handles end to end: a real connector (`tests/guests/nettest`) run by
+//! the `airlock` binary probes its endpoints, and the tests read back what each
+//! probe got — plus what the peers saw.
+
+mod harness;
+
+use harness::net::{self, Server};
+use harness::{Job, guest};
+
+/// Probes as `[[config.probes]]` tables.
+fn probes(list: &[(&str, &str, &str)]) -> String {
+    list.iter()
+        .map(|(endpoint, action, extra)| {
+            format!(
+                "[[config.probes]]\nendpoint = \"{endpoint}\"\naction = \"{action}\"\n{extra}\n"
+            )
+        })
+        .collect()
+}
+
+/// (endpoint, outcome, detail) of every probe, in order.
+fn results(job: &Job) -> Vec<(String, String, String)> {
+    job.query("SELECT endpoint, outcome, detail FROM probes ORDER BY i")
+        .into_iter()
+        .map(|r| (r[0].clone(), r[1].clone(), r[2].clone()))
+        .collect()
+}
+
+fn sync_with_policy(job: &Job, policy: Option<&str>) -> harness::Run {
+    let config = job.config.display().to_string();
+    let mut envs = vec![];
+    if let Some(p) = policy {
+        envs.push(("AIRLOCK_EGRESS_POLICY", p));
+    }
+    harness::airlock_env(&["sync", "--config", &config], &envs)
+}
+
+#[test]
+fn default_policy_denies_metadata_unspecified_and_loopback_and_unknown_names() {
+    let echo = net::echo_server();
+    let body = format!(
+        "[endpoints.meta]\nhost = \"169.254.169.254\"\nport = 80\n\n\
+         [endpoints.zero]\nhost = \"0.0.0.0\"\nport = {port}\n\n\
+         [endpoints.loop]\nhost = \"127.0.0.1\"\nport = {port}\n\n\
+         [endpoints.name]\nhost = \"localhost\"\nport = {port}\n\n{}",
+        probes(&[
+            ("meta", "connect", ""),
+            ("zero", "connect", ""),
+            ("loop", "connect", ""),
+            ("name", "connect", ""),
+            ("nope", "connect", ""),
+        ]),
+        port = echo.port()
+    );
+    let job = Job::new(&guest("tests/guests/nettest"), &body);
+    sync_with_policy(&job, None).expect(0);
+    let r = results(&job);
+    assert_eq!(r[0].1, "denied", "{r:?}");
+    assert!(
+        r[0].2.contains("169.254.169.254") && r[0].2.contains("metadata"),
+        "{r:?}"
+    );
+    assert_eq!(r[1].1, "denied");
+    assert!(r[1].2.contains("unspecified"), "{r:?}");
+    assert_eq!(r[2].1, "denied");
+    assert!(r[2].2.contains("allow_loopback = true"), "{r:?}");
+    assert_eq!(
+        r[3].1, "denied",
+        "a name resolving to loopback is judged by its address: {r:?}"
+    );
+    assert_eq!(r[4].1, "unknown-endpoint");
+    assert!(r[4].2.contains("loop, meta, name, zero"), "{r:?}");
+    assert_eq!(
+        echo.accepted(),
+        0,
+        "no denied connection may reach the peer"
+    );
+}
+
+#[test]
+fn direct_bytes_both_ways_and_the_connection_limit() {
+    let echo = net::echo_server();
+    let dir = tempfile::tempdir().unwrap();
+    let policy = net::loopback_policy(dir.path());
+    let body = format!(
+        "[limits]\nconnections = 8\n\n[endpoints.echo]\nhost = \"127.0.0.1\"\nport = {}\n\n{}",
+        echo.port(),
+        probes(&[
+            ("echo", "echo", "bytes = 1000000"),
+            ("echo", "parallel-echo", "bytes = 100000\ncount = 8"),
+            ("echo", "parallel-echo", "bytes = 10\ncount = 9"),
+            ("echo", "endpoints", ""),
+        ])
+    );
+    let job = Job::new(&guest("tests/guests/nettest"), &body);
+    sync_with_policy(&job, Some(&policy)).expect(0);
+    let r = results(&job);
+    assert_eq!(
+        (r[0].1.as_str(), r[0].2.as_str()),
+        ("ok", "echoed 1000000 bytes")
+    );
+    assert_eq!(r[1].2, "8 connections echoed 800000 bytes");
+    assert_eq!(r[2].1, "denied");
+    assert!(r[2].2.contains("limits.connections"), "{r:?}");
+    assert_eq!(r[3].2, format!("echo 127.0.0.1:{} Disable", echo.port()));
+}
+
+struct TlsPeers {
+    dir: tempfile::TempDir,
+    policy: String,
+    good: Server,
+    wrong_name: Server,
+    starttls: Server,
+    line: Server,
+}
+
+fn tls_peers() -> TlsPeers {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = net::loopback_policy(dir.path());
+    let ca = airlock::demo::api::DemoCa::new().expect("test CA");
+    let good = net::https_server(net::tls_for(dir.path(), &ca, "localhost"));
+    let wrong_name = net::https_server(net::tls_for(dir.path(), &ca, "other.example"));
+    let starttls = net::starttls_server(net::tls_for(dir.path(), &ca, "localhost"));
+    TlsPeers {
+        dir,
+        policy,
+        good,
+        wrong_name,
+        starttls,
+        line: net::line_server(),
+    }
+}
+
+#[test]
+fn host_side_tls_verifies_the_endpoint_name_and_ca() {
+    let p = tls_peers();
+    let ca = p.dir.path().join("ca.pem").display().to_string();
+    let body = format!(
+        "[endpoints.good]\nhost = \"localhost\"\nport = {good}\ntls = \"require\"\nca_file = {ca:?}\n\n\
+         [endpoints.wrongname]\nhost = \"localhost\"\nport = {wrong}\ntls = \"require\"\nca_file = {ca:?}\n\n\
+         [endpoints.untrusted]\nhost = \"localhost\"\nport = {good}\ntls = \"require\"\n\n\
+         [endpoints.clear]\nhost = \"localhost\"\nport = {good}\n\n{}",
+        probes(&[
+            ("good", "http-get", "path = \"/\""),
+            ("wrongname", "http-get", "path = \"/\""),
+            ("untrusted", "http-get", "path = \"/\""),
+        ]),
+        good = p.good.port(),
+        wrong = p.wrong_name.port(),
+    );
+    let job = Job::new(&guest("tests/guests/nettest"), &body);
+    sync_with_policy(&job, Some(&p.policy)).expect(0);
+    let r = results(&job);
+    assert_eq!(r[0].1, "ok", "{r:?}");
+    assert_eq!(r[0].2, "HTTP/1.1 200 OK via TLSv1.3");
+    assert_eq!(r[1].1, "tls");
+    assert!(r[1].2.contains("not valid for localhost"), "{r:?}");
+    assert_eq!(r[2].1, "tls");
+    assert!(
+        r[2].2.contains("unknown CA") && r[2].2.contains("ca_file"),
+        "{r:?}"
+    );
+
+    // `check` reports each endpoint: route, address, TLS version and certificate.
+    let config = job.config.display().to_string();
+    let run = harness::airlock_env(
+        &["check", "--config", &config],
+        &[("AIRLOCK_EGRESS_POLICY", &p.policy)],
+    );
+    assert_eq!(run.code, 1, "two endpoints fail: {}", run.stdout);
+    assert!(run.stdout.contains("endpoint \"good\""), "{}", run.stdout);
+    assert!(run.stdout.contains("tls: TLSv1.3"), "{}", run.stdout);
+    assert!(run.stdout.contains("CN=localhost"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("FAILED: endpoint \"untrusted\""),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("tls: disabled"), "{}", run.stdout);
+}
+
+#[test]
+fn require_allows_only_a_short_clear_preamble_before_upgrade_tls() {
+    let p = tls_peers();
+    let ca = p.dir.path().join("ca.pem").display().to_string();
+    let body = format!(
+        "[endpoints.st]\nhost = \"localhost\"\nport = {st}\ntls = \"require\"\ntls_handshake = \"in-band\"\nca_file = {ca:?}\n\n\
+         [endpoints.line]\nhost = \"localhost\"\nport = {line}\ntls = \"require\"\ntls_handshake = \"in-band\"\nca_file = {ca:?}\n\n\
+         [endpoints.plain]\nhost = \"localhost\"\nport = {line}\n\n{}",
+        probes(&[
+            ("st", "starttls", ""),
+            ("line", "send-clear", "bytes = 100"),
+            ("line", "send-clear", "bytes = 2000"),
+            ("plain", "send-clear", "bytes = 2000"),
+        ]),
+        st = p.starttls.port(),
+        line = p.line.port(),
+    );
+    let job = Job::new(&guest("tests/guests/nettest"), &body);
+    sync_with_policy(&job, Some(&p.policy)).expect(0);
+    let r = results(&job);
+    assert_eq!(
+        (r[0].1.as_str(), r[0].2.as_str()),
+        ("ok", "PONG via TLSv1.3"),
+        "{r:?}"
+    );
+    assert_eq!(r[1].2, "got 102 bytes", "a preamble is fine: {r:?}");
+    assert_eq!(r[2].1, "io", "{r:?}");
+    assert!(r[2].2.contains("at most 512 bytes"), "{r:?}");
+    assert_eq!(
+        r[3].2, "got 2002 bytes",
+        "no limit without tls = require: {r:?}"
+    );
+}
