@@ -441,7 +441,8 @@ async fn known_hosts_file_is_honoured() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_hop_jump_chain() {
-    let jump = Sshd::start("");
+    // DEBUG1 makes the jump host log the forwarding it does for us.
+    let jump = Sshd::start("LogLevel DEBUG1");
     let bastion = Sshd::start("");
     let echo = echo_server().await;
     let dir = tempfile::tempdir().unwrap();
@@ -479,6 +480,8 @@ async fn two_hop_jump_chain() {
         "{}",
         bastion.log()
     );
+    let forwarded = format!("target localhost port {}", bastion.port);
+    assert!(jump.log().contains(&forwarded), "{}", jump.log());
     assert_eq!(jump.sessions(), 1);
     assert_eq!(bastion.sessions(), 1);
 }

@@ -47,10 +47,11 @@ impl Sshd {
     fn spawn(&mut self) {
         let d = self.dir.path();
         let config = format!(
-            "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/ssh_host_ed25519_key\n\
+            // sshd takes the first value of a keyword, so the test's lines go first.
+            "{extra}\nPort {port}\nListenAddress 127.0.0.1\nHostKey {d}/ssh_host_ed25519_key\n\
              PidFile {d}/sshd.pid\nAuthorizedKeysFile {d}/authorized_keys\nUsePAM no\nStrictModes no\n\
              PasswordAuthentication yes\nKbdInteractiveAuthentication no\nPubkeyAuthentication yes\n\
-             PermitRootLogin no\nAllowUsers {USER}\nLogLevel VERBOSE\nMaxStartups 200\n{extra}\n\
+             PermitRootLogin no\nAllowUsers {USER}\nLogLevel VERBOSE\nMaxStartups 200\n\
              AllowTcpForwarding yes\n",
             port = self.port,
             d = d.display(),
