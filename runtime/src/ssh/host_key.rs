@@ -189,11 +189,11 @@ fn check_known_hosts(hop: &SshHop, key: &PublicKey, path: &Path) -> Result<Verif
     let presented = fingerprint(key);
     let kind = key_type(key);
     if listed.is_empty() {
+        let server = format!("{}:{}", hop.host, hop.port);
         return Err(NetError::denied(format!(
             "{server} is not in {file} (looked for \"{name}\"); it presented a {kind} key {presented}, so airlock \
              refused to connect (before authenticating). If that is the server's key (confirm with its operator), \
              add it: `ssh-keyscan -p {port} {host} >> {file}`, or pin it under [{path}]: host_key = \"{presented}\"",
-            server = format!("{}:{}", hop.host, hop.port),
             file = path.display(),
             port = hop.port,
             host = hop.host,

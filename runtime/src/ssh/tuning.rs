@@ -23,7 +23,6 @@
 
 use std::borrow::Cow;
 use std::sync::Arc;
-use std::time::Duration;
 
 use russh::keys::{Algorithm, EcdsaCurve, HashAlg};
 use russh::{Preferred, cipher, compression, kex, mac};
@@ -134,9 +133,4 @@ pub fn client_config(hop: &SshHop) -> Arc<russh::client::Config> {
         nodelay: true,
         ..Default::default()
     })
-}
-
-/// Keepalive budget of a hop: how long a silent server is tolerated.
-pub fn keepalive_budget(hop: &SshHop) -> Duration {
-    hop.keepalive_interval * (hop.keepalive_count + 1)
 }
