@@ -212,3 +212,131 @@ fn require_allows_only_a_short_clear_preamble_before_upgrade_tls() {
         "no limit without tls = require: {r:?}"
     );
 }
+
+/// The connector's view through an OpenSSH bastion: TLS verified against the
+/// endpoint's name (also when the name is wrong or the CA unknown), the
+/// in-band `require` rule, many connections on one SSH session, and
+/// `airlock check` showing the hop, pinned host key and TLS.
+#[test]
+fn through_an_openssh_bastion() {
+    use harness::sshd::{self, Sshd};
+    let p = tls_peers();
+    let echo = net::echo_server();
+    let sshd = Sshd::start("");
+    let (private, public) = sshd::ssh_keygen(p.dir.path(), "client", &["-t", "ed25519"], "");
+    sshd.authorize(&public);
+    let _ = private;
+    let ca = p.dir.path().join("ca.pem").display().to_string();
+    let key = p.dir.path().join("client").display().to_string();
+    let via = format!(
+        "host = \"127.0.0.1\"\nport = {}\nuser = \"{}\"\nprivate_key = {{ file = {key:?} }}\nhost_key = \"{}\"\n",
+        sshd.port,
+        sshd::USER,
+        sshd.host_fingerprint()
+    );
+    let endpoint = |name: &str, port: u16, extra: &str| {
+        format!(
+            "[endpoints.{name}]\nhost = \"localhost\"\nport = {port}\n{extra}\n[endpoints.{name}.via.ssh]\n{via}\n"
+        )
+    };
+    let tls = format!("tls = \"require\"\nca_file = {ca:?}\n");
+    let in_band = format!("tls = \"require\"\ntls_handshake = \"in-band\"\nca_file = {ca:?}\n");
+    let body = [
+        endpoint("good", p.good.port(), &tls),
+        endpoint("wrongname", p.wrong_name.port(), &tls),
+        endpoint("untrusted", p.good.port(), "tls = \"require\"\n"),
+        endpoint("st", p.starttls.port(), &in_band),
+        endpoint("line", p.line.port(), &in_band),
+        endpoint("echo", echo.port(), ""),
+        "[limits]\nconnections = 32\n".to_owned(),
+        probes(&[
+            ("good", "http-get", "path = \"/\""),
+            ("wrongname", "http-get", "path = \"/\""),
+            ("untrusted", "http-get", "path = \"/\""),
+            ("st", "starttls", ""),
+            ("line", "send-clear", "bytes = 2000"),
+            ("echo", "parallel-echo", "bytes = 50000\ncount = 30"),
+        ]),
+    ]
+    .concat();
+    let job = Job::new(&guest("tests/guests/nettest"), &body);
+    let run = sync_with_policy(&job, Some(&p.policy)).expect(0);
+    let r = results(&job);
+    assert_eq!(
+        (r[0].1.as_str(), r[0].2.as_str()),
+        ("ok", "HTTP/1.1 200 OK via TLSv1.3"),
+        "{r:?}"
+    );
+    assert_eq!(r[1].1, "tls");
+    assert!(r[1].2.contains("not valid for localhost"), "{r:?}");
+    assert_eq!(r[2].1, "tls");
+    assert!(r[2].2.contains("unknown CA"), "{r:?}");
+    assert_eq!(
+        (r[3].1.as_str(), r[3].2.as_str()),
+        ("ok", "PONG via TLSv1.3"),
+        "{r:?}"
+    );
+    assert!(r[4].2.contains("at most 512 bytes"), "{r:?}");
+    assert_eq!(r[5].2, "30 connections echoed 1500000 bytes", "{r:?}");
+    assert_eq!(
+        sshd.sessions(),
+        1,
+        "every connection of the job rides one SSH session: {}",
+        run.stderr
+    );
+
+    // `check` names the hop, the pinned host key and the TLS session.
+    let config = job.config.display().to_string();
+    let check = harness::airlock_env(
+        &["check", "--config", &config],
+        &[("AIRLOCK_EGRESS_POLICY", &p.policy)],
+    );
+    let fp = sshd.host_fingerprint();
+    assert!(
+        check
+            .stdout
+            .contains(&format!("ssh {}@127.0.0.1:{}", sshd::USER, sshd.port)),
+        "{}",
+        check.stdout
+    );
+    assert!(
+        check.stdout.contains(&fp) && check.stdout.contains("[pinned]"),
+        "{}",
+        check.stdout
+    );
+    assert!(
+        check.stdout.contains("direct-tcpip localhost:"),
+        "{}",
+        check.stdout
+    );
+    assert!(check.stdout.contains("tls: TLSv1.3"), "{}", check.stdout);
+}
+
+/// The bastion's address is judged by the egress policy like any other: under
+/// the default policy a loopback bastion is refused before any SSH byte is sent.
+#[test]
+fn the_egress_policy_applies_to_the_bastion() {
+    use harness::sshd::{self, Sshd};
+    let sshd = Sshd::start("");
+    let body = format!(
+        "[endpoints.db]\nhost = \"localhost\"\nport = 5432\n\n[endpoints.db.via.ssh]\nhost = \"127.0.0.1\"\nport = {}\nuser = \"{}\"\npassword = {{ env = \"AIRLOCK_TEST_BASTION_PW\" }}\nhost_key = \"{}\"\n\n{}",
+        sshd.port,
+        sshd::USER,
+        sshd.host_fingerprint(),
+        probes(&[("db", "connect", "")])
+    );
+    let job = Job::new(&guest("tests/guests/nettest"), &body);
+    let config = job.config.display().to_string();
+    harness::airlock_env(
+        &["sync", "--config", &config],
+        &[("AIRLOCK_TEST_BASTION_PW", sshd::PASSWORD)],
+    )
+    .expect(0);
+    let r = results(&job);
+    assert_eq!(r[0].1, "denied", "{r:?}");
+    assert!(
+        r[0].2.contains("127.0.0.1") && r[0].2.contains("loopback"),
+        "{r:?}"
+    );
+    assert_eq!(sshd.sessions(), 0);
+}
