@@ -20,10 +20,19 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use airlock::config::JobConfig;
+use airlock::config::{HostKeyCheck, JobConfig, Secret, SshAuth, SshHop, SshRoute};
 use airlock::job::{self, Progress, Runtime};
 use airlock::net::EgressPolicy;
 use airlock::sandbox::SandboxOptions;
+use airlock::ssh::{FirstHopDialer, SshPool};
+use tokio::io::AsyncReadExt;
+
+#[path = "../tests/harness/sshd.rs"]
+#[allow(dead_code)]
+mod sshd;
+
+/// The cipher both sides use: AES-256-GCM, what airlock prefers.
+const CIPHER: &str = "aes256-gcm@openssh.com";
 
 const CHUNK: usize = 256 * 1024;
 
@@ -40,6 +49,145 @@ fn main() {
     let bytes = mib << 20;
     println!("network benchmark: {mib} MiB per run");
     guest_vs_native(bytes);
+    tunnel_vs_openssh(bytes);
+}
+
+/// CPU seconds (user + system) a process has used, from /proc (USER_HZ = 100).
+fn cpu_secs(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap();
+    ticks as f64 / 100.0
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn tunnel_vs_openssh(bytes: u64) {
+    let server = BulkServer::start(bytes);
+    let sshd = sshd::Sshd::start(&format!("Ciphers {CIPHER}"));
+    let dir = tempfile::tempdir().unwrap();
+    let (private, public) = sshd::ssh_keygen(dir.path(), "bench", &["-t", "ed25519"], "");
+    sshd.authorize(&public);
+    let gib = bytes as f64 / (1u64 << 30) as f64;
+
+    // OpenSSH: `ssh -N -L` forwarding a local port to the bulk server.
+    let lport = free_port();
+    let mut ssh = Command::new("ssh")
+        .args(["-N", "-L", &format!("{lport}:127.0.0.1:{}", server.port)])
+        .args(["-p", &sshd.port.to_string(), "-c", CIPHER])
+        .arg("-i")
+        .arg(dir.path().join("bench"))
+        .args([
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "ExitOnForwardFailure=yes",
+            "-o",
+            "LogLevel=ERROR",
+        ])
+        .arg(format!("{}@127.0.0.1", sshd::USER))
+        .spawn()
+        .expect("ssh (OpenSSH client)");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(("127.0.0.1", lport)).is_err() {
+        assert!(Instant::now() < deadline, "ssh -L did not come up");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let ssh_pid = ssh.id().to_string();
+
+    // airlock: one direct-tcpip channel on a pooled session, read in-process.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let pool = SshPool::new();
+    let route = SshRoute {
+        hops: vec![SshHop {
+            host: "127.0.0.1".into(),
+            port: sshd.port,
+            user: sshd::USER.into(),
+            auth: SshAuth::Key {
+                key: Secret::new(private),
+                passphrase: None,
+            },
+            host_key: HostKeyCheck::Pinned(vec![sshd.host_fingerprint()]),
+            keepalive_interval: Duration::from_secs(15),
+            keepalive_count: 3,
+            key_path: "bench".into(),
+        }],
+    };
+    let dial: Box<FirstHopDialer> = Box::new(|h: String, p: u16| {
+        Box::pin(async move {
+            tokio::net::TcpStream::connect((h.as_str(), p))
+                .await
+                .map_err(|e| airlock::net::NetError::unreachable(e.to_string()))
+        })
+    });
+
+    let (mut o_mb, mut o_cpu, mut a_mb, mut a_cpu) = (vec![], vec![], vec![], vec![]);
+    for round in 0..3 {
+        // OpenSSH: the ssh process, plus this process reading its forwarded port.
+        let (ssh0, me0) = (cpu_secs(&ssh_pid), cpu_secs("self"));
+        let (n, secs) = native_read(SocketAddr::from(([127, 0, 0, 1], lport)));
+        assert_eq!(n, bytes);
+        let cpu = (cpu_secs(&ssh_pid) - ssh0) + (cpu_secs("self") - me0);
+        o_mb.push(mb_s(bytes, secs));
+        o_cpu.push(cpu / gib);
+
+        // airlock: this whole process (the SSH client and the reader).
+        let (n, secs, cpu) = rt.block_on(async {
+            let (mut stream, _) = pool
+                .open_direct_tcpip(
+                    &route,
+                    "127.0.0.1",
+                    server.port,
+                    Duration::from_secs(10),
+                    &*dial,
+                )
+                .await
+                .expect("open the channel");
+            let me0 = cpu_secs("self");
+            let started = Instant::now();
+            let mut buf = vec![0u8; 64 * 1024];
+            let mut n = 0u64;
+            loop {
+                match stream.read(&mut buf).await.unwrap() {
+                    0 => break,
+                    k => n += k as u64,
+                }
+            }
+            (n, started.elapsed().as_secs_f64(), cpu_secs("self") - me0)
+        });
+        assert_eq!(n, bytes);
+        a_mb.push(mb_s(bytes, secs));
+        a_cpu.push(cpu / gib);
+        println!(
+            "  round {round}: OpenSSH {:>6.0} MB/s {:>5.2} CPU-s/GiB   airlock {:>6.0} MB/s {:>5.2} CPU-s/GiB",
+            o_mb[round], o_cpu[round], a_mb[round], a_cpu[round]
+        );
+    }
+    let _ = ssh.kill();
+    let _ = ssh.wait();
+    let (om, oc, am, ac) = (median(o_mb), median(o_cpu), median(a_mb), median(a_cpu));
+    println!(
+        "SSH tunnel ({CIPHER}, same sshd), median of 3:\n  OpenSSH ssh -N -L: {om:.0} MB/s, {oc:.2} CPU-s/GiB\n  airlock (russh):   {am:.0} MB/s, {ac:.2} CPU-s/GiB\n  throughput airlock/OpenSSH = {:.2}, CPU per GiB airlock/OpenSSH = {:.2}",
+        am / om,
+        ac / oc
+    );
 }
 
 /// Serves `len` bytes to every connection on a loopback port it prints first.
@@ -172,15 +320,10 @@ fn guest_vs_native(bytes: u64) {
             rows[round].1 / rows[round].0
         );
     }
-    let med = |mut v: Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
-    let native = med(rows.iter().map(|r| r.0).collect());
-    let guest = med(rows.iter().map(|r| r.1).collect());
+    let native = median(rows.iter().map(|r| r.0).collect());
+    let guest = median(rows.iter().map(|r| r.1).collect());
     println!(
         "guest handle vs native socket (direct, loopback), median of 3:\n  native {native:.0} MB/s, guest {guest:.0} MB/s, guest/native = {:.2}",
         guest / native
     );
-    let _ = Duration::ZERO;
 }

@@ -340,3 +340,90 @@ fn the_egress_policy_applies_to_the_bastion() {
     );
     assert_eq!(sshd.sessions(), 0);
 }
+
+/// The operator's loop with stock tools: `airlock keygen` makes the key the
+/// bastion's admin authorizes, `airlock fingerprint` prints what `ssh-keygen -lf`
+/// prints for the host key, `check` without a pin refuses and shows the line to
+/// add, and with it the endpoint works.
+#[test]
+fn keygen_fingerprint_and_check_walk_an_operator_through_the_setup() {
+    use harness::sshd::{self, Sshd};
+    let sshd = Sshd::start("");
+    let echo = net::echo_server();
+    let dir = tempfile::tempdir().unwrap();
+    let policy = net::loopback_policy(dir.path());
+    let key = dir.path().join("airlock_key");
+    let key_arg = key.display().to_string();
+
+    let run = harness::airlock(&["keygen", "--out", &key_arg]).expect(0);
+    let line = run
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("ssh-ed25519 "))
+        .expect("the authorized_keys line");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&key).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    assert!(
+        std::fs::read_to_string(&key)
+            .unwrap()
+            .starts_with("-----BEGIN OPENSSH PRIVATE KEY-----")
+    );
+    // Never overwrite a key that may be authorized somewhere.
+    let again = harness::airlock(&["keygen", "--out", &key_arg]).expect(2);
+    assert!(again.stderr.contains("already exists"), "{}", again.stderr);
+    sshd.authorize(line);
+
+    let target = format!("127.0.0.1:{}", sshd.port);
+    let fp = harness::airlock(&["fingerprint", &target]).expect(0);
+    let expected = sshd.host_fingerprint();
+    assert!(
+        fp.stdout.contains(&format!("host_key = \"{expected}\"")),
+        "{}",
+        fp.stdout
+    );
+
+    let endpoint = |pin: &str| {
+        format!(
+            "[endpoints.echo]\nhost = \"127.0.0.1\"\nport = {}\n\n[endpoints.echo.via.ssh]\nhost = \"127.0.0.1\"\nport = {}\nuser = \"{}\"\nprivate_key = {{ file = {key_arg:?} }}\n{pin}\n{}",
+            echo.port(),
+            sshd.port,
+            sshd::USER,
+            probes(&[("echo", "echo", "bytes = 1000")])
+        )
+    };
+    let unpinned = Job::new(&guest("tests/guests/nettest"), &endpoint(""));
+    let config = unpinned.config.display().to_string();
+    let envs = [("AIRLOCK_EGRESS_POLICY", policy.as_str())];
+    let check = harness::airlock_env(&["check", "--config", &config], &envs);
+    assert_eq!(check.code, 1, "{}{}", check.stdout, check.stderr);
+    assert!(check.stdout.contains("FAILED"), "{}", check.stdout);
+    assert!(
+        check.stdout.contains(&format!("host_key = \"{expected}\"")),
+        "{}",
+        check.stdout
+    );
+    assert_eq!(
+        sshd.sessions(),
+        0,
+        "nothing is sent to an unverified server"
+    );
+
+    let pinned = Job::new(
+        &guest("tests/guests/nettest"),
+        &endpoint(&format!("host_key = \"{expected}\"")),
+    );
+    let config = pinned.config.display().to_string();
+    let check = harness::airlock_env(&["check", "--config", &config], &envs).expect(0);
+    assert!(
+        check.stdout.contains("[pinned]") && check.stdout.contains("  ok"),
+        "{}",
+        check.stdout
+    );
+    harness::airlock_env(&["sync", "--config", &config], &envs).expect(0);
+    assert_eq!(results(&pinned)[0].2, "echoed 1000 bytes");
+    assert!(
+        !check.stdout.contains("BEGIN OPENSSH"),
+        "the key never shows"
+    );
+}
