@@ -163,6 +163,12 @@ impl Connection {
 
     /// An I/O error for a failed stream operation, naming the endpoint.
     fn stream_failed(&self, op: &str, detail: String) -> io::Error {
+        // A host running with RUST_BACKTRACE appends its own stack to the debug
+        // text; that is noise (and host detail) to a connector's user.
+        let detail = match detail.find("\nStack backtrace:") {
+            Some(at) => detail[..at].to_owned(),
+            None => detail,
+        };
         // wasi:io errors are opaque; their debug text is all there is to go on.
         let kind = if detail.to_ascii_lowercase().contains("timed out") {
             NetErrorKind::Timeout

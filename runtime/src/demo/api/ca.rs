@@ -41,13 +41,27 @@ impl DemoCa {
     /// with a fresh key: `(certificate chain PEM, private key PEM)`. The chain
     /// holds the leaf only; clients have the CA as a root.
     pub fn issue(&self, dns_name: &str) -> Result<(String, String), rcgen::Error> {
+        self.issue_for(dns_name, ExtendedKeyUsagePurpose::ServerAuth)
+    }
+
+    /// Issues a client certificate (for mutual TLS) named `name`:
+    /// `(certificate chain PEM, private key PEM)`.
+    pub fn issue_client(&self, name: &str) -> Result<(String, String), rcgen::Error> {
+        self.issue_for(name, ExtendedKeyUsagePurpose::ClientAuth)
+    }
+
+    fn issue_for(
+        &self,
+        dns_name: &str,
+        usage: ExtendedKeyUsagePurpose,
+    ) -> Result<(String, String), rcgen::Error> {
         let mut params = CertificateParams::new(vec![dns_name.to_owned()])?;
         let mut dn = DistinguishedName::new();
         dn.push(DnType::CommonName, dns_name);
         params.distinguished_name = dn;
         params.is_ca = IsCa::ExplicitNoCa;
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        params.extended_key_usages = vec![usage];
         params.use_authority_key_identifier_extension = true;
         let key = KeyPair::generate()?;
         let cert = params.signed_by(&key, &self.issuer)?;
