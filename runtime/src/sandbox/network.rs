@@ -233,22 +233,16 @@ impl wit::HostConnection for NetworkCtxView<'_> {
         conn: Resource<Connection>,
     ) -> wasmtime::Result<Result<Resource<DynInputStream>, wit::NetworkError>> {
         let c = self.table.get_mut(&conn)?;
-        let taken = match c.split() {
-            Ok((read, _)) => read.lock().unwrap().take().map(|side| ConnInput {
-                side: Some(side),
-                slot: read.clone(),
-            }),
-            Err(e) => return Ok(Err(self.ctx.wit_error(e))),
-        };
-        let Some(input) = taken else {
-            let e = NetError::closed(format!(
-                "the input stream of endpoint \"{}\" is already taken; use that one",
-                c.endpoint
-            ));
-            return Ok(Err(self.ctx.wit_error(e)));
-        };
-        let stream: DynInputStream = Box::new(input);
-        Ok(Ok(self.table.push_child(stream, &conn)?))
+        let taken = c.split().map(|(read, _)| {
+            let side = read.lock().unwrap().take();
+            side.map(|side| -> DynInputStream {
+                Box::new(ConnInput {
+                    side: Some(side),
+                    slot: read.clone(),
+                })
+            })
+        });
+        self.push_stream(conn, "input", taken)
     }
 
     fn output(
@@ -256,22 +250,16 @@ impl wit::HostConnection for NetworkCtxView<'_> {
         conn: Resource<Connection>,
     ) -> wasmtime::Result<Result<Resource<DynOutputStream>, wit::NetworkError>> {
         let c = self.table.get_mut(&conn)?;
-        let taken = match c.split() {
-            Ok((_, write)) => write.lock().unwrap().take().map(|side| ConnOutput {
-                side: Some(side),
-                slot: write.clone(),
-            }),
-            Err(e) => return Ok(Err(self.ctx.wit_error(e))),
-        };
-        let Some(output) = taken else {
-            let e = NetError::closed(format!(
-                "the output stream of endpoint \"{}\" is already taken; use that one",
-                c.endpoint
-            ));
-            return Ok(Err(self.ctx.wit_error(e)));
-        };
-        let stream: DynOutputStream = Box::new(output);
-        Ok(Ok(self.table.push_child(stream, &conn)?))
+        let taken = c.split().map(|(_, write)| {
+            let side = write.lock().unwrap().take();
+            side.map(|side| -> DynOutputStream {
+                Box::new(ConnOutput {
+                    side: Some(side),
+                    slot: write.clone(),
+                })
+            })
+        });
+        self.push_stream(conn, "output", taken)
     }
 
     async fn upgrade_tls(
@@ -304,6 +292,29 @@ impl wit::HostConnection for NetworkCtxView<'_> {
         // Dropping the transport closes it (TCP FIN, or the SSH channel's close).
         self.table.delete(conn)?;
         Ok(())
+    }
+}
+
+impl NetworkCtxView<'_> {
+    /// Puts a stream taken from `conn` into the table as its child, or turns
+    /// "not there" and failures into the guest's error.
+    fn push_stream<S: Send + 'static>(
+        &mut self,
+        conn: Resource<Connection>,
+        which: &str,
+        taken: Result<Option<S>, NetError>,
+    ) -> wasmtime::Result<Result<Resource<S>, wit::NetworkError>> {
+        match taken {
+            Ok(Some(stream)) => Ok(Ok(self.table.push_child(stream, &conn)?)),
+            Ok(None) => {
+                let endpoint = &self.table.get(&conn)?.endpoint;
+                let e = NetError::closed(format!(
+                    "the {which} stream of endpoint \"{endpoint}\" is already taken; use that one"
+                ));
+                Ok(Err(self.ctx.wit_error(e)))
+            }
+            Err(e) => Ok(Err(self.ctx.wit_error(e))),
+        }
     }
 }
 
