@@ -464,3 +464,57 @@ fn client_certificates_are_presented_by_the_host() {
     assert_ne!(r[1].1, "ok", "no client certificate, no entry: {r:?}");
     assert!(!run.stderr.contains("PRIVATE KEY"), "{}", run.stderr);
 }
+
+/// A platform process runs sync after sync on one runtime, so SSH sessions are
+/// pooled across them. When the bastion restarts in between, the next sync
+/// reconnects on its own.
+#[test]
+fn the_next_sync_reconnects_after_the_bastion_restarts() {
+    use airlock::job::{self, Progress, Runtime};
+    use airlock::net::EgressPolicy;
+    use airlock::sandbox::SandboxOptions;
+    use harness::sshd::{self, Sshd};
+    use std::sync::Arc;
+
+    let mut sshd = Sshd::start("");
+    let echo = net::echo_server();
+    let dir = tempfile::tempdir().unwrap();
+    let (_, public) = sshd::ssh_keygen(dir.path(), "client", &["-t", "ed25519"], "");
+    sshd.authorize(&public);
+    let body = format!(
+        "[endpoints.echo]\nhost = \"127.0.0.1\"\nport = {}\n\n[endpoints.echo.via.ssh]\nhost = \"127.0.0.1\"\nport = {}\nuser = \"{}\"\nprivate_key = {{ file = {:?} }}\nhost_key = \"{}\"\n\n{}",
+        echo.port(),
+        sshd.port,
+        sshd::USER,
+        dir.path().join("client").display().to_string(),
+        sshd.host_fingerprint(),
+        probes(&[("echo", "echo", "bytes = 10000")])
+    );
+    let job = Job::new(&guest("tests/guests/nettest"), &body);
+    let config = airlock::config::JobConfig::load(&job.config).unwrap();
+    let rt = Runtime::new(
+        &SandboxOptions {
+            cache_dir: Some(harness::cache_dir()),
+            pooled_instances: None,
+        },
+        EgressPolicy::loopback_allowed(),
+    )
+    .unwrap();
+    let tokio = tokio::runtime::Runtime::new().unwrap();
+    let sync = || {
+        tokio
+            .block_on(job::sync(&rt, &config, Arc::new(Progress::default())))
+            .expect("sync");
+        results(&job)[0].clone()
+    };
+    assert_eq!(sync().2, "echoed 10000 bytes");
+    assert_eq!(sync().2, "echoed 10000 bytes");
+    assert_eq!(sshd.sessions(), 1, "the second sync reuses the session");
+    sshd.restart();
+    assert_eq!(sync().2, "echoed 10000 bytes", "reconnected");
+    assert_eq!(
+        sshd.sessions(),
+        2,
+        "exactly one new login, after the restart"
+    );
+}
