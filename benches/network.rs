@@ -12,7 +12,8 @@
 //! (`--serve-bulk`), so its CPU is counted on neither side.
 //!
 //! Run: `cargo bench --bench network` (release). `AIRLOCK_BENCH_MIB` sets the
-//! amount (default 1024). Part 2 needs `sshd` and `ssh` (OpenSSH).
+//! amount (default 1024); `AIRLOCK_BENCH_ONLY=guest|tunnel` runs one part.
+//! Part 2 needs `sshd` and `ssh` (OpenSSH).
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -48,8 +49,13 @@ fn main() {
         .unwrap_or(1024);
     let bytes = mib << 20;
     println!("network benchmark: {mib} MiB per run");
-    guest_vs_native(bytes);
-    tunnel_vs_openssh(bytes);
+    let only = std::env::var("AIRLOCK_BENCH_ONLY").unwrap_or_default();
+    if only != "tunnel" {
+        guest_vs_native(bytes);
+    }
+    if only != "guest" {
+        tunnel_vs_openssh(bytes);
+    }
 }
 
 /// CPU seconds (user + system) a process has used, from /proc (USER_HZ = 100).

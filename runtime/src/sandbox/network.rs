@@ -31,6 +31,10 @@ use crate::redact::Redactor;
 /// is unusable.
 pub const CLEAR_PREAMBLE_MAX: usize = 512;
 
+/// Most bytes read from the peer in one go: what one guest read gets at most
+/// (the SDK asks for 64 KiB), and below the allocator's mmap threshold.
+const READ_CHUNK: usize = 64 * 1024;
+
 /// Idle time after which a wait for the peer fails: no byte in the awaited
 /// direction for this long. Long enough for a slow query's first row.
 pub const IO_IDLE_TIMEOUT: Duration = Duration::from_secs(600);
@@ -409,10 +413,12 @@ impl Pollable for ConnInput {
         if !s.buf.is_empty() || !matches!(s.state, SideState::Open) {
             return;
         }
-        // Read ahead at most `cap` bytes: the bound on what a connector that
-        // stops reading makes the host hold.
-        s.buf.reserve(s.cap);
-        let mut limited = (&mut s.half).take(s.cap as u64);
+        // Read ahead at most `cap` bytes (the bound on what a connector that
+        // stops reading makes the host hold), in chunks small enough that the
+        // allocator recycles them instead of mapping fresh pages every time.
+        let chunk = READ_CHUNK.min(s.cap);
+        s.buf.reserve(chunk);
+        let mut limited = (&mut s.half).take(chunk as u64);
         let read = limited.read_buf(&mut s.buf);
         let outcome = tokio::time::timeout(IO_IDLE_TIMEOUT, read).await;
         s.state = match outcome {
@@ -434,8 +440,12 @@ impl InputStream for ConnInput {
     fn read(&mut self, size: usize) -> StreamResult<Bytes> {
         let s = self.side();
         if !s.buf.is_empty() {
-            let n = size.min(s.buf.len());
-            return Ok(s.buf.split_to(n).freeze());
+            if size >= s.buf.len() {
+                // Hand the whole buffer over: the guest-bound copy can then take
+                // its allocation instead of copying it again.
+                return Ok(std::mem::take(&mut s.buf).freeze());
+            }
+            return Ok(s.buf.split_to(size).freeze());
         }
         match &s.state {
             SideState::Open => Ok(Bytes::new()),
