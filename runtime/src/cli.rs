@@ -47,7 +47,8 @@ enum Command {
         /// The connector: a .wasm component or a connector crate directory.
         connector: PathBuf,
     },
-    /// Check a connection file and let the connector check its config.
+    /// Check a connection file, open every endpoint (route, host key, auth, TLS) and
+    /// let the connector check its config.
     Check {
         /// The connection file (TOML).
         #[arg(short, long)]
