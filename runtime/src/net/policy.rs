@@ -15,6 +15,10 @@
 //! 5. loopback — only with `allow_loopback`;
 //! 6. private ranges (RFC 1918, `100.64.0.0/10`, `fc00::/7`) — only with `allow_private`;
 //! 7. anything else is public — allowed unless `allow_public = false`.
+//!
+//! A private endpoint (`via.private_endpoint`) is judged by
+//! [`EgressPolicy::check_private_endpoint`] instead: it must land inside the
+//! operator's `private_endpoint_networks`, whatever `allow_private` says.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::Path;
@@ -37,6 +41,28 @@ pub struct EgressPolicy {
     pub allow: Vec<IpNet>,
     /// Ranges always refused.
     pub deny: Vec<IpNet>,
+    /// Where a private endpoint (`via.private_endpoint`) may resolve to: every
+    /// address its name resolves to must be inside one of these. Defaults to
+    /// RFC 1918, `100.64.0.0/10` and `fc00::/7`
+    /// ([`default_private_endpoint_networks`]).
+    pub private_endpoint_networks: Vec<IpNet>,
+}
+
+/// RFC 1918 (`10.0.0.0/8`, `172.16.0.0/12`, `192.168.0.0/16`), CGNAT
+/// `100.64.0.0/10` and IPv6 ULA `fc00::/7`: the address space cloud private
+/// endpoints (AWS PrivateLink, Azure Private Link, GCP Private Service Connect)
+/// get their addresses from.
+pub fn default_private_endpoint_networks() -> Vec<IpNet> {
+    [
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "100.64.0.0/10",
+        "fc00::/7",
+    ]
+    .iter()
+    .map(|n| n.parse().expect("a valid network literal"))
+    .collect()
 }
 
 impl Default for EgressPolicy {
@@ -47,6 +73,7 @@ impl Default for EgressPolicy {
             allow_public: true,
             allow: Vec::new(),
             deny: Vec::new(),
+            private_endpoint_networks: default_private_endpoint_networks(),
         }
     }
 }
@@ -117,6 +144,66 @@ impl EgressPolicy {
                 "{ip} is not in any range the egress policy allows (`allow_public = false`)"
             )))
         }
+    }
+}
+
+impl EgressPolicy {
+    /// Whether `ip`, an address a private endpoint resolved to, may be dialed.
+    ///
+    /// Differs from [`check`](Self::check) in one rule only: instead of
+    /// `allow_private` / `allow_public`, the address must be inside
+    /// `private_endpoint_networks` — a private endpoint *is* private, and one
+    /// that resolves anywhere else is a misconfiguration or a DNS answer
+    /// someone else controls. The rest stays: `deny`, never-dialable
+    /// addresses, and link-local/metadata unless under `allow`. Loopback is
+    /// always refused, even with `allow_loopback` or a network that covers it:
+    /// a private endpoint is an interface in the customer's network, never a
+    /// service on this host, and loopback is where the runtime's own services
+    /// listen.
+    pub fn check_private_endpoint(&self, ip: IpAddr) -> Result<(), Refusal> {
+        let ip = ip.to_canonical();
+        if self.deny.iter().any(|n| n.contains(&ip)) {
+            return Err(Refusal(format!(
+                "{ip} is in a range the egress policy denies (`deny`)"
+            )));
+        }
+        if let Some(what) = never_dialable(ip) {
+            return Err(Refusal(format!("{ip} is {what}, which is never dialed")));
+        }
+        if ip.is_loopback() {
+            return Err(Refusal(format!(
+                "{ip} is loopback; a private endpoint must resolve to an address in the customer's network, never to this host"
+            )));
+        }
+        if is_link_local_or_metadata(ip) && !self.allow.iter().any(|n| n.contains(&ip)) {
+            return Err(Refusal(format!(
+                "{ip} is link-local or a cloud metadata address; the egress policy denies it (an operator can list it under `allow`)"
+            )));
+        }
+        if self
+            .private_endpoint_networks
+            .iter()
+            .any(|n| n.contains(&ip))
+        {
+            Ok(())
+        } else {
+            Err(Refusal(format!(
+                "{ip} is outside the operator's private_endpoint_networks ({}); a private endpoint must resolve to a private address",
+                self.private_endpoint_networks_list()
+            )))
+        }
+    }
+
+    /// `private_endpoint_networks` as `a, b, c` (or `none`), for messages.
+    pub fn private_endpoint_networks_list(&self) -> String {
+        if self.private_endpoint_networks.is_empty() {
+            return "none".to_owned();
+        }
+        self.private_endpoint_networks
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -235,6 +322,94 @@ mod tests {
         assert_eq!(p.check(ip("169.254.10.9")), Ok(()));
         assert!(refused(&p, "224.0.0.1").contains("never dialed"));
         assert!(refused(&p, "8.8.8.8").contains("allow_public = false"));
+    }
+
+    #[test]
+    fn private_endpoints_default_to_private_ranges_regardless_of_allow_private() {
+        let p = EgressPolicy::default();
+        assert!(!p.allow_private);
+        for ok in [
+            "10.77.0.2",
+            "172.31.255.1",
+            "192.168.0.9",
+            "100.64.3.4",
+            "fd12::1",
+            "::ffff:10.0.0.1",
+        ] {
+            assert_eq!(p.check_private_endpoint(ip(ok)), Ok(()), "{ok}");
+        }
+        let e = p.check_private_endpoint(ip("203.0.113.7")).unwrap_err().0;
+        assert!(
+            e.contains("203.0.113.7")
+                && e.contains("private_endpoint_networks (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 100.64.0.0/10, fc00::/7)")
+                && e.contains("must resolve to a private address"),
+            "{e}"
+        );
+        assert!(p.check_private_endpoint(ip("2606:2800:220:1::1")).is_err());
+    }
+
+    #[test]
+    fn private_endpoints_never_go_to_loopback_metadata_or_unspecified() {
+        let p = EgressPolicy {
+            allow_loopback: true,
+            private_endpoint_networks: vec![
+                "127.0.0.0/8".parse().unwrap(),
+                "169.254.0.0/16".parse().unwrap(),
+                "0.0.0.0/0".parse().unwrap(),
+            ],
+            ..EgressPolicy::default()
+        };
+        for (addr, why) in [
+            ("127.0.0.1", "loopback"),
+            ("::1", "loopback"),
+            ("::ffff:127.0.0.1", "loopback"),
+            ("169.254.169.254", "metadata"),
+            ("fd00:ec2::254", "metadata"),
+            ("0.0.0.0", "unspecified"),
+            ("224.0.0.1", "multicast"),
+        ] {
+            let e = p.check_private_endpoint(ip(addr)).unwrap_err().0;
+            assert!(e.contains(why), "{addr}: {e}");
+        }
+    }
+
+    #[test]
+    fn private_endpoint_networks_come_from_the_policy_file_and_deny_wins() {
+        let p: EgressPolicy = toml::from_str(
+            r#"
+            private_endpoint_networks = ["10.20.0.0/16"]
+            deny = ["10.20.30.0/24"]
+            allow = ["169.254.10.0/24"]
+            "#,
+        )
+        .unwrap();
+        assert_eq!(p.check_private_endpoint(ip("10.20.1.1")), Ok(()));
+        assert!(
+            p.check_private_endpoint(ip("10.20.30.4"))
+                .unwrap_err()
+                .0
+                .contains("deny")
+        );
+        let e = p.check_private_endpoint(ip("10.77.0.2")).unwrap_err().0;
+        assert!(
+            e.contains("private_endpoint_networks (10.20.0.0/16)"),
+            "{e}"
+        );
+        // Allowed as link-local, but still outside the networks.
+        assert!(p.check_private_endpoint(ip("169.254.10.9")).is_err());
+        // Omitting the setting keeps the defaults.
+        let d: EgressPolicy = toml::from_str("allow_loopback = true").unwrap();
+        assert_eq!(
+            d.private_endpoint_networks,
+            default_private_endpoint_networks()
+        );
+        let none: EgressPolicy = toml::from_str("private_endpoint_networks = []").unwrap();
+        assert!(
+            none.check_private_endpoint(ip("10.0.0.1"))
+                .unwrap_err()
+                .0
+                .contains("private_endpoint_networks (none)")
+        );
     }
 
     #[test]
