@@ -1,5 +1,6 @@
 //! `[endpoints.NAME]`: the network handles a connector may open, and the route
-//! the host takes to each (direct, or through SSH bastions).
+//! the host takes to each (direct, through SSH bastions, or to a cloud private
+//! endpoint).
 //!
 //! Parsing only; dialing lives in `net`, SSH in `ssh`. Transport credentials
 //! (keys, passphrases, passwords, TLS client keys) are [`Secret`]s: resolved from
@@ -44,7 +45,8 @@ pub struct Endpoint {
     /// The key under `[endpoints]`, what the connector passes to `connect`.
     pub name: String,
     /// The source's real host name: dialed on a direct route, handed to the last
-    /// SSH hop on a tunnel, and always the name TLS verifies.
+    /// SSH hop on a tunnel, not looked up on a private endpoint route (the
+    /// endpoint's `address` is), and always the name TLS verifies.
     pub host: String,
     /// The source's port.
     pub port: u16,
@@ -91,6 +93,54 @@ pub enum Route {
     Direct,
     /// Through one SSH bastion, or a chain of them.
     Ssh(SshRoute),
+    /// A TCP connection from this host to a cloud private endpoint.
+    PrivateEndpoint(PrivateEndpoint),
+}
+
+/// `via.private_endpoint`: a network interface the customer's cloud put in
+/// this host's network (AWS PrivateLink interface endpoint, Azure Private
+/// Endpoint, GCP Private Service Connect endpoint). The host resolves
+/// `address`, insists every address is inside the operator's
+/// `private_endpoint_networks`, and dials it; TLS still verifies the
+/// endpoint's `host`, so the certificate is checked against the source's real
+/// name, not the endpoint's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrivateEndpoint {
+    /// The endpoint's DNS name or IP address, e.g.
+    /// `vpce-0abc.vpce-svc-123.us-east-1.vpce.amazonaws.com` or `10.1.2.3`.
+    pub address: String,
+    /// The port on the private endpoint; the endpoint's `port` unless set.
+    pub port: u16,
+    /// Whose private endpoint it is (shown by `airlock check` and in errors).
+    pub provider: Provider,
+}
+
+/// The cloud a private endpoint belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Provider {
+    /// AWS PrivateLink (an interface VPC endpoint).
+    Aws,
+    /// Azure Private Link (a private endpoint).
+    Azure,
+    /// Google Cloud Private Service Connect.
+    Gcp,
+}
+
+impl Provider {
+    /// The config spelling: `aws`, `azure` or `gcp`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Provider::Aws => "aws",
+            Provider::Azure => "azure",
+            Provider::Gcp => "gcp",
+        }
+    }
+}
+
+impl fmt::Display for Provider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// SSH hops, in the order they are dialed: `jump` hosts first, the bastion last.
@@ -185,6 +235,15 @@ fn default_tls_mode() -> TlsMode {
 struct RawVia {
     direct: Option<toml::Table>,
     ssh: Option<RawSsh>,
+    private_endpoint: Option<RawPrivateEndpoint>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPrivateEndpoint {
+    address: String,
+    port: Option<u16>,
+    provider: String,
 }
 
 #[derive(Deserialize)]
@@ -295,6 +354,7 @@ fn resolve_endpoint(
         Some(RawVia {
             direct: Some(t),
             ssh: None,
+            private_endpoint: None,
         }) => {
             if let Some(k) = t.keys().next() {
                 return Err(format!(
@@ -306,6 +366,7 @@ fn resolve_endpoint(
         Some(RawVia {
             direct: None,
             ssh: Some(ssh),
+            private_endpoint: None,
         }) => {
             let bastion_path = format!("{path}.via.ssh");
             let mut hops = Vec::with_capacity(ssh.jump.len() + 1);
@@ -320,9 +381,18 @@ fn resolve_endpoint(
             hops.push(resolve_hop(ssh.hop, bastion_path, base, redactor)?);
             Route::Ssh(SshRoute { hops })
         }
+        Some(RawVia {
+            direct: None,
+            ssh: None,
+            private_endpoint: Some(pe),
+        }) => Route::PrivateEndpoint(resolve_private_endpoint(
+            pe,
+            &format!("{path}.via.private_endpoint"),
+            e.port,
+        )?),
         Some(_) => {
             return Err(format!(
-                "{path}.via: give exactly one route: `via.ssh = {{ ... }}`, or leave `via` out for a direct connection"
+                "{path}.via: give exactly one route: `via.ssh = {{ ... }}` or `via.private_endpoint = {{ ... }}`, or leave `via` out for a direct connection"
             ));
         }
     };
@@ -419,6 +489,61 @@ fn resolve_hop(
         keepalive_interval: Duration::from_secs(keepalive_interval_secs),
         keepalive_count,
         key_path: path,
+    })
+}
+
+fn resolve_private_endpoint(
+    pe: RawPrivateEndpoint,
+    path: &str,
+    endpoint_port: u16,
+) -> Result<PrivateEndpoint, String> {
+    let provider = match pe.provider.as_str() {
+        "aws" => Provider::Aws,
+        "azure" => Provider::Azure,
+        "gcp" => Provider::Gcp,
+        other => {
+            return Err(format!(
+                "{path}.provider: \"{other}\" is not a provider; use \"aws\" (PrivateLink), \"azure\" (Private Link) or \"gcp\" (Private Service Connect)"
+            ));
+        }
+    };
+    let address = pe.address.trim();
+    if address.is_empty() {
+        return Err(format!(
+            "{path}.address: must not be empty; give the private endpoint's DNS name or IP address"
+        ));
+    }
+    // An IP literal (v4 or v6) is fine as is; anything else must look like a
+    // bare host name, so a pasted URL or `host:port` is caught here with the
+    // fix rather than as a lookup failure at sync time.
+    if address.parse::<std::net::IpAddr>().is_err() {
+        if address.contains("://") || address.contains('/') {
+            return Err(format!(
+                "{path}.address: \"{address}\" looks like a URL; give only the DNS name or IP address"
+            ));
+        }
+        if address.contains(':') || address.contains('[') {
+            return Err(format!(
+                "{path}.address: \"{address}\" is not a DNS name or IP address; put the port in `port`, and write IPv6 addresses without brackets"
+            ));
+        }
+        if !address
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.' || c == '_')
+        {
+            return Err(format!(
+                "{path}.address: \"{address}\" is not a DNS name or IP address"
+            ));
+        }
+    }
+    let port = pe.port.unwrap_or(endpoint_port);
+    if port == 0 {
+        return Err(format!("{path}.port: must be 1..=65535"));
+    }
+    Ok(PrivateEndpoint {
+        address: address.to_owned(),
+        port,
+        provider,
     })
 }
 
@@ -593,6 +718,85 @@ known_hosts = "kh"
         assert!(err(&format!("{with_key}hots_key = \"x\"\n")).contains("hots_key"));
         assert!(err(&format!("{base}[endpoints.db.via.wormhole]\n")).contains("wormhole"));
         assert!(err("[endpoints.\"a b\"]\nhost = \"x\"\nport = 1\n").contains("letters, digits"));
+    }
+
+    const PE_BASE: &str = "[endpoints.db]\nhost = \"db.shop.example\"\nport = 5432\n[endpoints.db.via.private_endpoint]\n";
+
+    #[test]
+    fn private_endpoint_route_defaults_its_port_to_the_endpoints() {
+        let c = parse(&format!(
+            "{PE_BASE}address = \"vpce-0abc.vpce-svc-123.us-east-1.vpce.amazonaws.com\"\nprovider = \"aws\"\n"
+        ))
+        .unwrap();
+        let e = &c.endpoints[0];
+        assert_eq!(
+            e.host, "db.shop.example",
+            "TLS still verifies the real name"
+        );
+        let Route::PrivateEndpoint(pe) = &e.route else {
+            panic!("private endpoint route: {:?}", e.route)
+        };
+        assert_eq!(
+            pe,
+            &PrivateEndpoint {
+                address: "vpce-0abc.vpce-svc-123.us-east-1.vpce.amazonaws.com".into(),
+                port: 5432,
+                provider: Provider::Aws,
+            }
+        );
+
+        for (provider, address, expect) in [
+            ("azure", "10.1.2.3", Provider::Azure),
+            ("gcp", "fd20::7", Provider::Gcp),
+        ] {
+            let c = parse(&format!(
+                "{PE_BASE}address = \"{address}\"\nport = 6432\nprovider = \"{provider}\"\n"
+            ))
+            .unwrap();
+            let Route::PrivateEndpoint(pe) = &c.endpoints[0].route else {
+                panic!()
+            };
+            assert_eq!(
+                (pe.address.as_str(), pe.port, pe.provider),
+                (address, 6432, expect)
+            );
+            assert_eq!(pe.provider.to_string(), provider);
+        }
+    }
+
+    #[test]
+    fn private_endpoint_mistakes_name_the_key_and_the_fix() {
+        let pe = |rest: &str| err(&format!("{PE_BASE}{rest}"));
+        let e = pe("address = \"10.0.0.1\"\nprovider = \"oracle\"\n");
+        assert!(
+            e.contains("endpoints.db.via.private_endpoint.provider")
+                && e.contains("\"oracle\"")
+                && e.contains("\"aws\"")
+                && e.contains("\"azure\"")
+                && e.contains("\"gcp\""),
+            "{e}"
+        );
+        let e = pe("address = \"  \"\nprovider = \"aws\"\n");
+        assert!(
+            e.contains("endpoints.db.via.private_endpoint.address: must not be empty"),
+            "{e}"
+        );
+        let e = pe("address = \"https://vpce-1.example\"\nprovider = \"aws\"\n");
+        assert!(e.contains("looks like a URL"), "{e}");
+        let e = pe("address = \"10.0.0.1:5432\"\nprovider = \"aws\"\n");
+        assert!(e.contains("put the port in `port`"), "{e}");
+        let e = pe("address = \"10.0.0.1\"\nport = 0\nprovider = \"aws\"\n");
+        assert!(e.contains("endpoints.db.via.private_endpoint.port"), "{e}");
+        let e = pe("address = \"10.0.0.1\"\n");
+        assert!(e.contains("provider"), "{e}");
+        let e = pe("provider = \"aws\"\n");
+        assert!(e.contains("address"), "{e}");
+        let e = pe("address = \"10.0.0.1\"\nprovider = \"aws\"\nzone = \"a\"\n");
+        assert!(e.contains("zone"), "{e}");
+        let e = err(&format!(
+            "{PE_BASE}address = \"10.0.0.1\"\nprovider = \"aws\"\n[endpoints.db.via.direct]\n"
+        ));
+        assert!(e.contains("exactly one route"), "{e}");
     }
 
     #[test]

@@ -4,6 +4,8 @@
 //! endpoint name → route from the connection config → (direct) resolve on this
 //! host → egress policy on the resolved addresses → dial the checked address →
 //! (tunnel) the same for the first SSH hop, then channels through the hops →
+//! (private endpoint) resolve its address, every address inside the operator's
+//! `private_endpoint_networks`, dial the checked address →
 //! TLS with the endpoint's real host name if the endpoint asks for it.
 //!
 //! Nothing else in airlock opens sockets for a connector.
@@ -157,6 +159,18 @@ impl Network {
                 }
                 Route::Ssh(route) => {
                     transport::ssh::open(&self.dialer, route, &e.host, e.port, timeout).await?
+                }
+                Route::PrivateEndpoint(pe) => {
+                    // `e.host` is not looked up: the bytes go to the private
+                    // endpoint's address; TLS below still verifies `e.host`.
+                    let (tcp, path) = transport::private_endpoint::dial(
+                        pe,
+                        &self.dialer.policy,
+                        &format!("endpoints.{name}.via.private_endpoint"),
+                        timeout,
+                    )
+                    .await?;
+                    (Box::new(tcp), path)
                 }
             };
             match (&h.tls, e.tls.immediate) {
