@@ -5,6 +5,7 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 pub mod net;
+pub mod netns;
 pub mod sshd;
 
 use std::collections::HashMap;
