@@ -17,7 +17,7 @@ use crate::redact::Redactor;
 
 pub use endpoint::{
     DEFAULT_CONNECT_TIMEOUT_SECS, DEFAULT_KEEPALIVE_COUNT, DEFAULT_KEEPALIVE_SECS, Endpoint,
-    HostKeyCheck, Route, Secret, SshAuth, SshHop, SshRoute, Tls, TlsMode,
+    HostKeyCheck, ReverseSshRoute, Route, Secret, SshAuth, SshHop, SshRoute, Tls, TlsMode,
 };
 
 /// A problem with the connection file. `Display` is the message for the user.

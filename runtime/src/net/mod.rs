@@ -158,6 +158,9 @@ impl Network {
                 Route::Ssh(route) => {
                     transport::ssh::open(&self.dialer, route, &e.host, e.port, timeout).await?
                 }
+                Route::ReverseSsh(route) => {
+                    transport::reverse_ssh::open(&self.dialer, route, e.port, timeout).await?
+                }
             };
             match (&h.tls, e.tls.immediate) {
                 (Some(tls), true) => {

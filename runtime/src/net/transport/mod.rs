@@ -3,6 +3,7 @@
 //! description of the path it took.
 
 pub mod direct;
+pub mod reverse_ssh;
 pub mod ssh;
 
 use std::net::SocketAddr;
