@@ -85,7 +85,12 @@ impl Setup {
 
     /// A job with endpoint `name` going through tunnel `name`, and `probes`.
     fn job(&self, relay: &Relay, tunnels: &[&str], probes: &str) -> Job {
-        let key = self.dir.path().join("worker").display().to_string();
+        self.job_as("worker", relay, tunnels, probes)
+    }
+
+    /// [`Setup::job`] with the worker key `key`.
+    fn job_as(&self, key: &str, relay: &Relay, tunnels: &[&str], probes: &str) -> Job {
+        let key = self.dir.path().join(key).display().to_string();
         let mut body = String::new();
         for t in tunnels {
             body.push_str(&format!(
@@ -266,6 +271,33 @@ fn customers_get_only_their_own_port_and_strangers_nothing() {
     let (ok, stderr) = run_to_end(setup.ssh("stranger", ALPHA_PORT, echo.port()));
     assert!(!ok, "{stderr}");
     assert!(stderr.contains("Permission denied"), "{stderr}");
+    // A customer key gets no shell, no command and no `direct-tcpip` (-W).
+    let customer = setup.ssh("cust_alpha", ALPHA_PORT, echo.port());
+    let args: Vec<String> = customer
+        .get_args()
+        .filter(|a| *a != "-N")
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let mut exec = Command::new("ssh");
+    exec.args(&args)
+        .arg("true")
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped());
+    let (ok, stderr) = run_to_end(exec);
+    assert!(!ok, "a command must be refused: {stderr}");
+    assert!(stderr.contains("administratively prohibited"), "{stderr}");
+    let mut jump = Command::new("ssh");
+    jump.args(&args[..args.len() - 1])
+        .args(["-W", &format!("127.0.0.1:{}", echo.port())])
+        .arg(&args[args.len() - 1])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let (ok, stderr) = run_to_end(jump);
+    assert!(
+        !ok,
+        "direct-tcpip from a customer must be refused: {stderr}"
+    );
     assert!(relay.status().iter().all(|t| !t.up), "{:?}", relay.status());
     assert_eq!(echo.accepted(), 0);
 }
@@ -301,6 +333,19 @@ fn a_worker_reaches_only_its_tunnels_and_is_told_why_not() {
     assert!(r[1].2.contains("tunnel \"gamma\" is not up"), "{r:?}");
     assert_eq!(r[2].2, "echoed 1000 bytes", "{r:?}");
     assert_eq!(echo.accepted(), 1, "only alpha's connection got through");
+
+    // A key the relay does not list under [[workers]] does not log in.
+    let job = setup.job_as(
+        "stranger",
+        &relay,
+        &["alpha"],
+        &probe("alpha", "connect", ""),
+    );
+    setup.sync(&job).expect(0);
+    let r = results(&job);
+    assert_eq!(r[0].1, "denied", "{r:?}");
+    assert!(r[0].2.contains("does not know this worker's key"), "{r:?}");
+    assert_eq!(echo.accepted(), 1);
 }
 
 /// autossh-style: the customer re-runs `ssh -R` whenever it exits.

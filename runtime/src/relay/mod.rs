@@ -226,10 +226,10 @@ fn host_key(path: &Path) -> Result<(PrivateKey, bool), String> {
 pub async fn run(config_path: &Path) -> Result<(), String> {
     let config = RelayConfig::load(config_path)?;
     let status_file = config.status_file.clone();
-    let tunnels: Vec<String> = config
+    let tunnels: Vec<(String, u16)> = config
         .tunnels
         .iter()
-        .map(|t| format!("{} (port {})", t.name, t.port))
+        .map(|t| (t.name.clone(), t.port))
         .collect();
     let relay = Relay::start(config).await?;
     println!("airlock relay listening on {}", relay.local_addr());
@@ -239,7 +239,13 @@ pub async fn run(config_path: &Path) -> Result<(), String> {
         relay.local_addr().port(),
         relay.host_public_key()
     );
-    println!("tunnels: {}", tunnels.join(", "));
+    let port = relay.local_addr().port();
+    for (name, tunnel_port) in &tunnels {
+        println!(
+            "tunnel \"{name}\": the customer runs `ssh -N -R {tunnel_port}:DB_HOST:DB_PORT -p {port} \
+             -o ExitOnForwardFailure=yes -o ServerAliveInterval=15 tunnel@RELAY_HOST` (or autossh -M 0 ...)"
+        );
+    }
     println!("status: {}", status_file.display());
     // Runs until the process is stopped (Ctrl-C / SIGTERM end it, and with
     // it every session); the relay keeps no state that needs saving.

@@ -47,6 +47,16 @@ fn explain(e: NetError, route: &ReverseSshRoute) -> NetError {
              [[workers]] entry's tunnels)"
         ));
     }
+    // An unknown worker key fails authentication; the SSH client's hint
+    // (authorized_keys) is a bastion's, not the relay's.
+    if e.kind == NetErrorKind::Denied && e.message.contains("rejected publickey") {
+        return NetError::denied(format!(
+            "the relay {relay} does not know this worker's key: add its public line as \
+             `key` of a [[workers]] entry (with tunnels = [\"{tunnel}\"]) in the relay's relay.toml \
+             ({})",
+            e.message
+        ));
+    }
     // ...and a connect-failed refusal this way.
     if e.kind == NetErrorKind::Unreachable && e.message.contains("could not connect to") {
         return NetError::unreachable(format!(
