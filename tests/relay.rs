@@ -447,7 +447,7 @@ impl Drop for Autossh {
 #[test]
 fn the_next_sync_works_after_the_relay_restarts_and_the_customer_reconnects() {
     let setup = Setup::new();
-    let mut relay = setup.start();
+    let relay = setup.start();
     let fingerprint = relay.host_key_fingerprint().to_owned();
     let echo = net::echo_server();
     let _autossh = Autossh::start(&setup, "cust_alpha", ALPHA_PORT, &echo);
@@ -456,8 +456,7 @@ fn the_next_sync_works_after_the_relay_restarts_and_the_customer_reconnects() {
     setup.sync(&job).expect(0);
     assert_eq!(results(&job)[0].2, "echoed 10000 bytes");
 
-    relay.shutdown();
-    drop(relay);
+    net::runtime().block_on(relay.stop());
     let relay = setup.start();
     assert_eq!(
         relay.host_key_fingerprint(),
@@ -473,4 +472,36 @@ fn the_next_sync_works_after_the_relay_restarts_and_the_customer_reconnects() {
         results(&job),
         run.stderr
     );
+}
+
+/// autossh reconnecting while the relay still holds the old session (the
+/// customer's network dropped without a FIN): the newest forward wins at once,
+/// and the old session ending later does not take the tunnel down.
+#[test]
+fn a_reconnecting_customer_replaces_its_stale_session() {
+    let setup = Setup::new();
+    let relay = setup.start();
+    let echo = net::echo_server();
+    let customer = |r: &Relay| {
+        r.status()
+            .into_iter()
+            .find(|t| t.name == "alpha")
+            .and_then(|t| t.customer)
+    };
+    let first = Customer::start(&setup, "cust_alpha", ALPHA_PORT, &echo);
+    wait_up(&relay, "alpha");
+    let old = customer(&relay).expect("up");
+    let _second = Customer::start(&setup, "cust_alpha", ALPHA_PORT, &echo);
+    let start = Instant::now();
+    while customer(&relay).as_ref() == Some(&old) {
+        assert!(start.elapsed() < Duration::from_secs(15), "not replaced");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let new = customer(&relay).expect("still up");
+    drop(first);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(customer(&relay), Some(new), "{:?}", relay.status());
+    let job = setup.job(&relay, &["alpha"], &probe("alpha", "echo", "bytes = 1000"));
+    setup.sync(&job).expect(0);
+    assert_eq!(results(&job)[0].2, "echoed 1000 bytes");
 }

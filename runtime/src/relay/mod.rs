@@ -153,6 +153,16 @@ impl Relay {
         }
     }
 
+    /// Like [`Relay::shutdown`], and returns once the listening socket is
+    /// closed, so a new relay can bind the same address right away.
+    pub async fn stop(mut self) {
+        self.stop.shutdown("the relay is shutting down".into());
+        for t in self.tasks.drain(..) {
+            t.abort();
+            let _ = t.await;
+        }
+    }
+
     fn status_task(&self) -> tokio::task::JoinHandle<()> {
         let shared = self.shared.clone();
         let config = self.config.clone();
