@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
 use russh::server::{Auth, ChannelOpenHandle, Msg, PublicKeyOffer, Session, VerifiedPublicKey};
-use russh::{Channel, ChannelId, ChannelOpenFailure};
+use russh::{Channel, ChannelOpenFailure};
 
 use super::config::{RelayConfig, key_id};
 use super::registry::{Forward, Registry};
@@ -289,14 +289,6 @@ impl russh::server::Handler for Connection {
             let _open = open;
             splice(shared, tunnel, forward, channel, reply).await;
         });
-        Ok(())
-    }
-
-    async fn channel_close(
-        &mut self,
-        _channel: ChannelId,
-        _session: &mut Session,
-    ) -> Result<(), Self::Error> {
         Ok(())
     }
 }
