@@ -96,6 +96,13 @@ enum Command {
         #[arg(long, default_value_t = 10)]
         timeout_secs: u64,
     },
+    /// Run the reverse-SSH relay: customers connect with `ssh -N -R PORT:db:5432`,
+    /// workers reach their tunnels with `via.reverse_ssh` (see docs/network.md).
+    Relay {
+        /// The relay file (TOML: listen, host_key, [[tunnels]], [[workers]]).
+        #[arg(short, long)]
+        config: PathBuf,
+    },
     /// Run a real sync through an embedded SSH bastion to a sample HTTPS API, into
     /// DuckDB, with nothing to install.
     Demo {
@@ -317,6 +324,9 @@ async fn run(cli: Cli, bar: BarSlot) -> Result<(), JobError> {
             );
             print_summary(&report.incremental);
             println!("the connection file it used: {}", report.config.display());
+        }
+        Command::Relay { config } => {
+            crate::relay::run(&config).await.map_err(JobError::Usage)?;
         }
         Command::Reset { config } => {
             let config = load_config(&config)?;

@@ -11,7 +11,7 @@
 //!
 //! Module map: [`config`] (the connection file), [`schema`] (values and tables),
 //! [`sandbox`] (wasmtime), [`sink`] (destinations), [`job`] (one sync, end to end),
-//! [`cli`] (the `airlock` command).
+//! [`relay`] (the reverse-SSH relay server), [`cli`] (the `airlock` command).
 
 pub mod cli;
 pub mod config;
@@ -20,6 +20,7 @@ pub mod guest_build;
 pub mod job;
 pub mod net;
 pub mod redact;
+pub mod relay;
 pub mod sandbox;
 pub mod schema;
 pub mod sink;

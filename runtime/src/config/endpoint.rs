@@ -1,6 +1,6 @@
 //! `[endpoints.NAME]`: the network handles a connector may open, and the route
-//! the host takes to each (direct, through SSH bastions, or to a cloud private
-//! endpoint).
+//! the host takes to each (direct, through SSH bastions, to a cloud private
+//! endpoint, or back through a customer's reverse tunnel held by an `airlock relay`).
 //!
 //! Parsing only; dialing lives in `net`, SSH in `ssh`. Transport credentials
 //! (keys, passphrases, passwords, TLS client keys) are [`Secret`]s: resolved from
@@ -95,6 +95,9 @@ pub enum Route {
     Ssh(SshRoute),
     /// A TCP connection from this host to a cloud private endpoint.
     PrivateEndpoint(PrivateEndpoint),
+    /// Back through a customer's reverse tunnel (`ssh -R`) held by an
+    /// `airlock relay`.
+    ReverseSsh(ReverseSshRoute),
 }
 
 /// `via.private_endpoint`: a network interface the customer's cloud put in
@@ -141,6 +144,17 @@ impl fmt::Display for Provider {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+/// A reverse tunnel: an SSH session to the relay (one hop, pooled like any
+/// bastion's), whose `direct-tcpip` target host is the tunnel's name; the
+/// relay carries the connection over the customer's `ssh -R` session.
+#[derive(Debug, Clone)]
+pub struct ReverseSshRoute {
+    /// The relay as a one-hop SSH route.
+    pub relay: SshRoute,
+    /// The tunnel name in the relay's `relay.toml`.
+    pub tunnel: String,
 }
 
 /// SSH hops, in the order they are dialed: `jump` hosts first, the bastion last.
@@ -236,6 +250,7 @@ struct RawVia {
     direct: Option<toml::Table>,
     ssh: Option<RawSsh>,
     private_endpoint: Option<RawPrivateEndpoint>,
+    reverse_ssh: Option<RawReverseSsh>,
 }
 
 #[derive(Deserialize)]
@@ -244,6 +259,24 @@ struct RawPrivateEndpoint {
     address: String,
     port: Option<u16>,
     provider: String,
+}
+
+/// `[endpoints.NAME.via.reverse_ssh]`: like a bastion hop, but `relay =
+/// "host:port"` and the `tunnel` to ask for.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawReverseSsh {
+    relay: String,
+    tunnel: String,
+    user: String,
+    private_key: Option<toml::Value>,
+    passphrase: Option<toml::Value>,
+    host_key: Option<HostKeyPins>,
+    known_hosts: Option<PathBuf>,
+    #[serde(default)]
+    insecure_accept_any_host_key: bool,
+    keepalive_interval_secs: Option<u64>,
+    keepalive_count: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -355,6 +388,7 @@ fn resolve_endpoint(
             direct: Some(t),
             ssh: None,
             private_endpoint: None,
+            reverse_ssh: None,
         }) => {
             if let Some(k) = t.keys().next() {
                 return Err(format!(
@@ -365,8 +399,20 @@ fn resolve_endpoint(
         }
         Some(RawVia {
             direct: None,
+            ssh: None,
+            private_endpoint: None,
+            reverse_ssh: Some(r),
+        }) => Route::ReverseSsh(resolve_reverse(
+            r,
+            format!("{path}.via.reverse_ssh"),
+            base,
+            redactor,
+        )?),
+        Some(RawVia {
+            direct: None,
             ssh: Some(ssh),
             private_endpoint: None,
+            reverse_ssh: None,
         }) => {
             let bastion_path = format!("{path}.via.ssh");
             let mut hops = Vec::with_capacity(ssh.jump.len() + 1);
@@ -385,6 +431,7 @@ fn resolve_endpoint(
             direct: None,
             ssh: None,
             private_endpoint: Some(pe),
+            reverse_ssh: None,
         }) => Route::PrivateEndpoint(resolve_private_endpoint(
             pe,
             &format!("{path}.via.private_endpoint"),
@@ -392,7 +439,7 @@ fn resolve_endpoint(
         )?),
         Some(_) => {
             return Err(format!(
-                "{path}.via: give exactly one route: `via.ssh = {{ ... }}` or `via.private_endpoint = {{ ... }}`, or leave `via` out for a direct connection"
+                "{path}.via: give exactly one route: `via.ssh`, `via.reverse_ssh` or `via.private_endpoint`, or leave `via` out for a direct connection"
             ));
         }
     };
@@ -545,6 +592,73 @@ fn resolve_private_endpoint(
         port,
         provider,
     })
+}
+
+fn resolve_reverse(
+    r: RawReverseSsh,
+    path: String,
+    base: &Path,
+    redactor: &mut Redactor,
+) -> Result<ReverseSshRoute, String> {
+    let (host, port) = split_relay(&r.relay).ok_or_else(|| {
+        format!(
+            "{path}.relay: \"{}\" is not HOST:PORT, e.g. \"relay.example.com:2222\"",
+            r.relay
+        )
+    })?;
+    if r.tunnel.is_empty()
+        || !r
+            .tunnel
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    {
+        return Err(format!(
+            "{path}.tunnel: the tunnel name as in the relay's relay.toml (letters, digits, '-', '_', '.')"
+        ));
+    }
+    if r.private_key.is_none() {
+        return Err(format!(
+            "{path}.private_key: the relay accepts keys only; set private_key = {{ file = \"keys/airlock\" }} \
+             (make one with `airlock keygen --out keys/airlock`, and list its public line under [[workers]] in relay.toml)"
+        ));
+    }
+    let hop = RawHop {
+        host,
+        port: Some(port),
+        user: r.user,
+        private_key: r.private_key,
+        passphrase: r.passphrase,
+        password: None,
+        host_key: r.host_key,
+        known_hosts: r.known_hosts,
+        insecure_accept_any_host_key: r.insecure_accept_any_host_key,
+        keepalive_interval_secs: r.keepalive_interval_secs,
+        keepalive_count: r.keepalive_count,
+    };
+    let hop = resolve_hop(hop, path, base, redactor)?;
+    Ok(ReverseSshRoute {
+        relay: SshRoute { hops: vec![hop] },
+        tunnel: r.tunnel,
+    })
+}
+
+/// `host:port` or `[v6]:port`.
+fn split_relay(s: &str) -> Option<(String, u16)> {
+    let (host, port) = match s.strip_prefix('[') {
+        Some(rest) => {
+            let (h, tail) = rest.split_once(']')?;
+            (h, tail.strip_prefix(':')?)
+        }
+        None => {
+            let (h, p) = s.rsplit_once(':')?;
+            if h.contains(':') {
+                return None;
+            }
+            (h, p)
+        }
+    };
+    let port: u16 = port.parse().ok()?;
+    (!host.is_empty() && port != 0).then(|| (host.to_owned(), port))
 }
 
 /// `SHA256:` followed by 43 unpadded base64 characters, as `ssh-keygen -l` prints.
@@ -797,6 +911,48 @@ known_hosts = "kh"
             "{PE_BASE}address = \"10.0.0.1\"\nprovider = \"aws\"\n[endpoints.db.via.direct]\n"
         ));
         assert!(e.contains("exactly one route"), "{e}");
+    }
+
+    #[test]
+    fn reverse_ssh_is_a_one_hop_route_to_the_relay_asking_for_the_tunnel() {
+        let base =
+            "[endpoints.db]\nhost = \"db.internal\"\nport = 5432\n[endpoints.db.via.reverse_ssh]\n";
+        let c = parse(&format!(
+            "{base}relay = \"relay.example.com:2222\"\ntunnel = \"shop-db\"\nuser = \"airlock\"\n\
+             private_key = {{ file = \"/dev/null\" }}\nhost_key = \"{PIN}\"\n"
+        ))
+        .unwrap();
+        let Route::ReverseSsh(r) = &c.endpoints[0].route else {
+            panic!("reverse_ssh route")
+        };
+        assert_eq!(r.tunnel, "shop-db");
+        assert_eq!(r.relay.hops.len(), 1);
+        let hop = &r.relay.hops[0];
+        assert_eq!((hop.host.as_str(), hop.port), ("relay.example.com", 2222));
+        assert_eq!(hop.key_path, "endpoints.db.via.reverse_ssh");
+        assert_eq!(hop.host_key, HostKeyCheck::Pinned(vec![PIN.into()]));
+
+        let e = err(&format!(
+            "{base}relay = \"relay\"\ntunnel = \"t\"\nuser = \"u\"\nprivate_key = {{ file = \"/dev/null\" }}\n"
+        ));
+        assert!(e.contains("endpoints.db.via.reverse_ssh.relay"), "{e}");
+        let e = err(&format!(
+            "{base}relay = \"r:1\"\ntunnel = \"t\"\nuser = \"u\"\n"
+        ));
+        assert!(
+            e.contains("endpoints.db.via.reverse_ssh.private_key"),
+            "{e}"
+        );
+        let e = err(&format!(
+            "{base}relay = \"r:1\"\ntunnel = \"a b\"\nuser = \"u\"\nprivate_key = {{ file = \"/dev/null\" }}\n"
+        ));
+        assert!(e.contains("endpoints.db.via.reverse_ssh.tunnel"), "{e}");
+        assert!(
+            err(&format!(
+                "{base}relay = \"r:1\"\ntunnel = \"t\"\nuser = \"u\"\nhost = \"x\"\n"
+            ))
+            .contains("host")
+        );
     }
 
     #[test]

@@ -17,8 +17,8 @@ use crate::redact::Redactor;
 
 pub use endpoint::{
     DEFAULT_CONNECT_TIMEOUT_SECS, DEFAULT_KEEPALIVE_COUNT, DEFAULT_KEEPALIVE_SECS, Endpoint,
-    HostKeyCheck, PrivateEndpoint, Provider, Route, Secret, SshAuth, SshHop, SshRoute, Tls,
-    TlsMode,
+    HostKeyCheck, PrivateEndpoint, Provider, ReverseSshRoute, Route, Secret, SshAuth, SshHop,
+    SshRoute, Tls, TlsMode,
 };
 
 /// A problem with the connection file. `Display` is the message for the user.

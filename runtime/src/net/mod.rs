@@ -172,6 +172,9 @@ impl Network {
                     .await?;
                     (Box::new(tcp), path)
                 }
+                Route::ReverseSsh(route) => {
+                    transport::reverse_ssh::open(&self.dialer, route, e.port, timeout).await?
+                }
             };
             match (&h.tls, e.tls.immediate) {
                 (Some(tls), true) => {

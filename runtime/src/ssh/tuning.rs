@@ -65,6 +65,21 @@ const KEX: &[kex::Name] = &[
     kex::EXTENSION_OPENSSH_STRICT_KEX_AS_CLIENT,
 ];
 
+/// The same key exchanges for airlock's own SSH server (`airlock relay`), with
+/// the server-side markers: `ext-info-s` and `kex-strict-s-v00@openssh.com`.
+const SERVER_KEX: &[kex::Name] = &[
+    kex::MLKEM768X25519_SHA256,
+    kex::CURVE25519,
+    kex::CURVE25519_PRE_RFC_8731,
+    kex::ECDH_SHA2_NISTP256,
+    kex::ECDH_SHA2_NISTP384,
+    kex::ECDH_SHA2_NISTP521,
+    kex::DH_G16_SHA512,
+    kex::DH_G18_SHA512,
+    kex::EXTENSION_SUPPORT_AS_SERVER,
+    kex::EXTENSION_OPENSSH_STRICT_KEX_AS_SERVER,
+];
+
 /// AES-GCM first (hardware AES makes it the fastest on servers), then
 /// ChaCha20-Poly1305, then AES-CTR with an encrypt-then-MAC SHA-2 MAC for old servers.
 const CIPHERS: &[cipher::Name] = &[
@@ -113,6 +128,16 @@ pub fn preferred() -> Preferred {
         mac: Cow::Borrowed(MACS),
         // Database traffic through a tunnel is rarely worth the CPU of zlib.
         compression: Cow::Borrowed(&[compression::NONE]),
+    }
+}
+
+/// The algorithms airlock's SSH server (the relay) accepts: as [`preferred`],
+/// with the server's key exchange markers. Client keys are verified with the
+/// same list, so RSA client keys must sign with SHA-2.
+pub fn server_preferred() -> Preferred {
+    Preferred {
+        kex: Cow::Borrowed(SERVER_KEX),
+        ..preferred()
     }
 }
 

@@ -4,6 +4,7 @@
 
 pub mod direct;
 pub mod private_endpoint;
+pub mod reverse_ssh;
 pub mod ssh;
 
 use std::net::SocketAddr;

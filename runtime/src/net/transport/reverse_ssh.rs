@@ -1,0 +1,68 @@
+//! The reverse-SSH transport: back through a customer's `ssh -R` tunnel held by
+//! an `airlock relay`. To this host it is an SSH route with one hop, the relay,
+//! whose `direct-tcpip` target host is the tunnel's *name* (the relay ignores
+//! the port); so it shares the pooled session, keepalive, reconnect and
+//! host-key pinning of [`ssh`](super::ssh).
+
+use std::time::Duration;
+
+use super::{PathInfo, ssh};
+use crate::config::ReverseSshRoute;
+use crate::net::{BoxStream, Dialer, NetError, NetErrorKind};
+
+/// Opens a connection through the tunnel `route.tunnel`; `port` is the
+/// endpoint's port, passed along for the relay's logs only.
+pub async fn open(
+    dialer: &Dialer,
+    route: &ReverseSshRoute,
+    port: u16,
+    timeout: Duration,
+) -> Result<(BoxStream, PathInfo), NetError> {
+    let tunnel = &route.tunnel;
+    let (stream, mut path) = ssh::open(dialer, &route.relay, tunnel, port, timeout)
+        .await
+        .map_err(|e| explain(e, route))?;
+    if let Some(last) = path.hops.last_mut() {
+        *last =
+            format!("reverse tunnel \"{tunnel}\" (the customer's ssh -R, carried by the relay)");
+    }
+    Ok((stream, path))
+}
+
+/// SSH channel refusals carry only a reason code, worded for a bastion's sshd
+/// by the SSH client; say what they mean coming from a relay.
+fn explain(e: NetError, route: &ReverseSshRoute) -> NetError {
+    let tunnel = &route.tunnel;
+    let relay = route
+        .relay
+        .hops
+        .last()
+        .map(|h| format!("{}:{}", h.host, h.port))
+        .unwrap_or_default();
+    // `session.rs` words an administratively-prohibited refusal this way.
+    if e.kind == NetErrorKind::Denied && e.message.contains("administratively prohibited") {
+        return NetError::denied(format!(
+            "the relay {relay} refused tunnel \"{tunnel}\": this worker's key may not reach it, \
+             or the relay has no tunnel of that name (relay.toml: [[tunnels]] name and the \
+             [[workers]] entry's tunnels)"
+        ));
+    }
+    // An unknown worker key fails authentication; the SSH client's hint
+    // (authorized_keys) is a bastion's, not the relay's.
+    if e.kind == NetErrorKind::Denied && e.message.contains("rejected publickey") {
+        return NetError::denied(format!(
+            "the relay {relay} does not know this worker's key: add its public line as \
+             `key` of a [[workers]] entry (with tunnels = [\"{tunnel}\"]) in the relay's relay.toml \
+             ({})",
+            e.message
+        ));
+    }
+    // ...and a connect-failed refusal this way.
+    if e.kind == NetErrorKind::Unreachable && e.message.contains("could not connect to") {
+        return NetError::unreachable(format!(
+            "tunnel \"{tunnel}\" is not up on the relay {relay}: the customer's `ssh -R` (autossh) is \
+             not connected, or its side could not reach the database"
+        ));
+    }
+    e
+}
