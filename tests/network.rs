@@ -4,27 +4,8 @@
 
 mod harness;
 
-use harness::net::{self, Server};
+use harness::net::{self, Server, probes, results};
 use harness::{Job, guest};
-
-/// Probes as `[[config.probes]]` tables.
-fn probes(list: &[(&str, &str, &str)]) -> String {
-    list.iter()
-        .map(|(endpoint, action, extra)| {
-            format!(
-                "[[config.probes]]\nendpoint = \"{endpoint}\"\naction = \"{action}\"\n{extra}\n"
-            )
-        })
-        .collect()
-}
-
-/// (endpoint, outcome, detail) of every probe, in order.
-fn results(job: &Job) -> Vec<(String, String, String)> {
-    job.query("SELECT endpoint, outcome, detail FROM probes ORDER BY i")
-        .into_iter()
-        .map(|r| (r[0].clone(), r[1].clone(), r[2].clone()))
-        .collect()
-}
 
 fn sync_with_policy(job: &Job, policy: Option<&str>) -> harness::Run {
     let config = job.config.display().to_string();

@@ -6,27 +6,9 @@
 
 mod harness;
 
+use harness::net::{probes, results};
 use harness::netns::{ECHO_PORT, HTTPS_PORT, PrivateNet};
 use harness::{Job, guest};
-
-/// Probes as `[[config.probes]]` tables.
-fn probes(list: &[(&str, &str, &str)]) -> String {
-    list.iter()
-        .map(|(endpoint, action, extra)| {
-            format!(
-                "[[config.probes]]\nendpoint = \"{endpoint}\"\naction = \"{action}\"\n{extra}\n"
-            )
-        })
-        .collect()
-}
-
-/// (endpoint, outcome, detail) of every probe, in order.
-fn results(job: &Job) -> Vec<(String, String, String)> {
-    job.query("SELECT endpoint, outcome, detail FROM probes ORDER BY i")
-        .into_iter()
-        .map(|r| (r[0].clone(), r[1].clone(), r[2].clone()))
-        .collect()
-}
 
 /// An endpoint `name` whose `host` is `host` (the name TLS verifies), routed
 /// to the private endpoint `address:port`.

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use airlock::relay::{Relay, RelayConfig};
-use harness::net::{self, Server};
+use harness::net::{self, Server, probes, results};
 use harness::sshd::ssh_keygen;
 use harness::{Job, guest};
 
@@ -120,14 +120,7 @@ fn free_port() -> u16 {
 }
 
 fn probe(endpoint: &str, action: &str, extra: &str) -> String {
-    format!("[[config.probes]]\nendpoint = \"{endpoint}\"\naction = \"{action}\"\n{extra}\n")
-}
-
-fn results(job: &Job) -> Vec<(String, String, String)> {
-    job.query("SELECT endpoint, outcome, detail FROM probes ORDER BY i")
-        .into_iter()
-        .map(|r| (r[0].clone(), r[1].clone(), r[2].clone()))
-        .collect()
+    probes(&[(endpoint, action, extra)])
 }
 
 /// Waits until the relay reports `tunnel` up.

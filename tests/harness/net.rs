@@ -230,3 +230,22 @@ pub fn loopback_policy(dir: &Path) -> String {
     std::fs::write(&p, "allow_loopback = true\n").unwrap();
     p.display().to_string()
 }
+
+/// `[[config.probes]]` tables for the `nettest` connector: (endpoint, action, extra lines).
+pub fn probes(list: &[(&str, &str, &str)]) -> String {
+    list.iter()
+        .map(|(endpoint, action, extra)| {
+            format!(
+                "[[config.probes]]\nendpoint = \"{endpoint}\"\naction = \"{action}\"\n{extra}\n"
+            )
+        })
+        .collect()
+}
+
+/// (endpoint, outcome, detail) of every probe `nettest` recorded, in order.
+pub fn results(job: &super::Job) -> Vec<(String, String, String)> {
+    job.query("SELECT endpoint, outcome, detail FROM probes ORDER BY i")
+        .into_iter()
+        .map(|r| (r[0].clone(), r[1].clone(), r[2].clone()))
+        .collect()
+}

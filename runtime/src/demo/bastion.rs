@@ -128,8 +128,9 @@ impl russh::server::Handler for DemoServer {
                 .await;
             return Ok(());
         };
-        match TcpStream::connect(target).await {
-            Ok(mut tcp) => {
+        let connect = tokio::time::timeout(Duration::from_secs(10), TcpStream::connect(target));
+        match connect.await {
+            Ok(Ok(mut tcp)) => {
                 // Requests are small writes; without this, Nagle and delayed ACKs
                 // add ~40 ms to every page the connector fetches.
                 let _ = tcp.set_nodelay(true);
@@ -139,7 +140,7 @@ impl russh::server::Handler for DemoServer {
                     let _ = tokio::io::copy_bidirectional(&mut ch, &mut tcp).await;
                 });
             }
-            Err(_) => reply.reject(ChannelOpenFailure::ConnectFailed).await,
+            Ok(Err(_)) | Err(_) => reply.reject(ChannelOpenFailure::ConnectFailed).await,
         }
         Ok(())
     }
