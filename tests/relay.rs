@@ -235,6 +235,17 @@ fn bytes_flow_end_to_end_through_the_customers_reverse_tunnel() {
         std::thread::sleep(Duration::from_millis(100));
     }
 
+    // What the operator runs to see it: `airlock relay status`.
+    let relay_config = setup.config.display().to_string();
+    let shown = harness::airlock(&["relay", "status", "--config", &relay_config]).expect(0);
+    assert!(
+        shown.stdout.contains("tunnel \"alpha\": up for")
+            && shown.stdout.contains("9 connections (0 open), 2.")
+            && shown.stdout.contains("tunnel \"beta\": DOWN"),
+        "{}",
+        shown.stdout
+    );
+
     // `check` names the relay hop, its pinned host key and the tunnel.
     let config = job.config.display().to_string();
     let check = harness::airlock_env(
@@ -293,6 +304,37 @@ fn customers_get_only_their_own_port_and_strangers_nothing() {
     );
     assert!(relay.status().iter().all(|t| !t.up), "{:?}", relay.status());
     assert_eq!(echo.accepted(), 0);
+}
+
+#[test]
+fn a_client_trying_key_after_key_is_cut_off_after_six_slow_refusals() {
+    let setup = Setup::new();
+    let _relay = setup.start();
+    let d = setup.dir.path();
+    let args: Vec<String> = setup
+        .ssh("stranger", ALPHA_PORT, 1)
+        .get_args()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let mut ssh = Command::new("ssh");
+    ssh.args(&args[..args.len() - 1]);
+    for i in 0..8 {
+        let name = format!("guess{i}");
+        ssh_keygen(d, &name, &["-t", "ed25519"], "");
+        ssh.arg("-i").arg(d.join(name));
+    }
+    ssh.arg(&args[args.len() - 1])
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped());
+    let start = Instant::now();
+    let (ok, stderr) = run_to_end(ssh);
+    assert!(!ok, "{stderr}");
+    assert!(
+        stderr.contains("Too many authentication attempts"),
+        "{stderr}"
+    );
+    // Each refusal after the first waits 500 ms, so guessing keys is slow.
+    assert!(start.elapsed() >= Duration::from_secs(2), "{stderr}");
 }
 
 #[test]

@@ -100,8 +100,11 @@ enum Command {
     /// workers reach their tunnels with `via.reverse_ssh` (see docs/network.md).
     Relay {
         /// The relay file (TOML: listen, host_key, [[tunnels]], [[workers]]).
-        #[arg(short, long)]
-        config: PathBuf,
+        /// Required; also accepted after `status`.
+        #[arg(short, long, global = true, value_name = "RELAY_TOML")]
+        config: Option<PathBuf>,
+        #[command(subcommand)]
+        action: Option<RelayAction>,
     },
     /// Run a real sync through an embedded SSH bastion to a sample HTTPS API, into
     /// DuckDB, with nothing to install.
@@ -113,6 +116,14 @@ enum Command {
         #[arg(long, default_value_t = 5000)]
         customers: u64,
     },
+}
+
+/// What `airlock relay` does besides running the relay.
+#[derive(Debug, Subcommand)]
+enum RelayAction {
+    /// Show which tunnels are up, since when, from where, and the bytes and
+    /// connections they carried (from the running relay's status file).
+    Status,
 }
 
 /// Runs the command line; returns the process exit code (0 ok, 1 the connector
@@ -325,8 +336,26 @@ async fn run(cli: Cli, bar: BarSlot) -> Result<(), JobError> {
             print_summary(&report.incremental);
             println!("the connection file it used: {}", report.config.display());
         }
-        Command::Relay { config } => {
-            crate::relay::run(&config).await.map_err(JobError::Usage)?;
+        Command::Relay { config, action } => {
+            let config = config.ok_or_else(|| {
+                JobError::Usage(
+                    "airlock relay: --config RELAY_TOML is required (see docs/network.md for the file)"
+                        .into(),
+                )
+            })?;
+            match action {
+                None => crate::relay::run(&config).await.map_err(JobError::Usage)?,
+                Some(RelayAction::Status) => {
+                    let relay =
+                        crate::relay::RelayConfig::load(&config).map_err(JobError::Usage)?;
+                    let shown = crate::relay::status::render(
+                        &relay.status_file,
+                        std::time::SystemTime::now(),
+                    )
+                    .map_err(JobError::Usage)?;
+                    print!("{shown}");
+                }
+            }
         }
         Command::Reset { config } => {
             let config = load_config(&config)?;
@@ -473,5 +502,17 @@ impl Write for BarWriter {
 
     fn flush(&mut self) -> std::io::Result<()> {
         std::io::stderr().flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// clap checks the argument definitions only when they are parsed in a
+    /// debug build; this makes a bad definition fail here, not for a user.
+    #[test]
+    fn the_command_line_definition_is_valid() {
+        super::Cli::command().debug_assert();
     }
 }

@@ -10,11 +10,14 @@
 //! from `relay.toml` ([`config`]).
 //!
 //! Status: the running relay rewrites `relay.status.json` next to its config
-//! (or `status_file`) every second, and logs each tunnel going up or down.
+//! (or `status_file`) every second, and logs each tunnel going up or down;
+//! `airlock relay status` ([`status`]) shows it.
 
 pub mod config;
+mod counted;
 mod registry;
 mod server;
+pub mod status;
 
 use std::net::SocketAddr;
 use std::path::Path;

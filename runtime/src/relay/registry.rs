@@ -27,12 +27,22 @@ pub(crate) struct Forward {
     pub peer: String,
 }
 
+/// Traffic counters of one tunnel, updated while connections run.
+#[derive(Default)]
+pub(crate) struct Traffic {
+    /// Bytes carried both ways, counted as they are read from either side.
+    pub bytes: AtomicU64,
+    /// Worker connections spliced since the relay started.
+    pub connections: AtomicU64,
+    /// Worker connections spliced right now.
+    pub open: AtomicU64,
+}
+
 /// Registry shared by every connection of a relay.
 #[derive(Default)]
 pub(crate) struct Registry {
     up: Mutex<BTreeMap<String, Forward>>,
-    bytes: Mutex<BTreeMap<String, Arc<AtomicU64>>>,
-    connections: Mutex<BTreeMap<String, Arc<AtomicU64>>>,
+    traffic: Mutex<BTreeMap<String, Arc<Traffic>>>,
 }
 
 /// A tunnel as the status file shows it.
@@ -46,10 +56,13 @@ pub struct TunnelStatus {
     pub since: Option<u64>,
     /// The customer's address, if up.
     pub customer: Option<String>,
-    /// Bytes carried both ways by connections that have ended, since the relay started.
+    /// Bytes carried both ways since the relay started, including
+    /// connections still open.
     pub bytes: u64,
     /// Worker connections carried since the relay started.
     pub connections: u64,
+    /// Worker connections open now.
+    pub open: u64,
 }
 
 impl Registry {
@@ -98,32 +111,23 @@ impl Registry {
         self.lock().get(tunnel).cloned()
     }
 
-    /// Adds a finished connection's bytes to `tunnel`'s count.
-    pub fn carried(&self, tunnel: &str, bytes: u64) {
-        let counter = |m: &Mutex<BTreeMap<String, Arc<AtomicU64>>>| {
-            m.lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .entry(tunnel.to_owned())
-                .or_default()
-                .clone()
-        };
-        counter(&self.bytes).fetch_add(bytes, Ordering::Relaxed);
-        counter(&self.connections).fetch_add(1, Ordering::Relaxed);
+    /// The traffic counters of `tunnel` (created on first use).
+    pub fn traffic(&self, tunnel: &str) -> Arc<Traffic> {
+        self.traffic
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(tunnel.to_owned())
+            .or_default()
+            .clone()
     }
 
     /// Status of each of `names`.
     pub fn status<'a>(&self, names: impl Iterator<Item = &'a str>) -> Vec<TunnelStatus> {
         let up = self.lock().clone();
-        let read = |m: &Mutex<BTreeMap<String, Arc<AtomicU64>>>, n: &str| {
-            m.lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .get(n)
-                .map(|c| c.load(Ordering::Relaxed))
-                .unwrap_or(0)
-        };
         names
             .map(|n| {
                 let f = up.get(n);
+                let t = self.traffic(n);
                 TunnelStatus {
                     name: n.to_owned(),
                     up: f.is_some(),
@@ -134,8 +138,9 @@ impl Registry {
                             .map(|d| d.as_secs())
                     }),
                     customer: f.map(|f| f.peer.clone()),
-                    bytes: read(&self.bytes, n),
-                    connections: read(&self.connections, n),
+                    bytes: t.bytes.load(Ordering::Relaxed),
+                    connections: t.connections.load(Ordering::Relaxed),
+                    open: t.open.load(Ordering::Relaxed),
                 }
             })
             .collect()

@@ -17,6 +17,7 @@ use russh::server::{Auth, ChannelOpenHandle, Msg, PublicKeyOffer, Session, Verif
 use russh::{Channel, ChannelOpenFailure};
 
 use super::config::{RelayConfig, key_id};
+use super::counted::{Counted, OpenConnection};
 use super::registry::{Forward, Registry};
 
 /// Worker connections a single SSH connection may have open at once.
@@ -331,14 +332,11 @@ async fn splice(
         }
     };
     reply.accept().await;
-    let mut a = worker.into_stream();
-    let mut b = customer.into_stream();
-    let carried = match tokio::io::copy_bidirectional(&mut a, &mut b).await {
-        Ok((up, down)) => up + down,
-        Err(e) => {
-            tracing::debug!("tunnel \"{tunnel}\": connection ended: {e}");
-            0
-        }
-    };
-    shared.registry.carried(&tunnel, carried);
+    let traffic = shared.registry.traffic(&tunnel);
+    let _open = OpenConnection::new(traffic.clone());
+    let mut a = Counted::new(worker.into_stream(), traffic.clone());
+    let mut b = Counted::new(customer.into_stream(), traffic);
+    if let Err(e) = tokio::io::copy_bidirectional(&mut a, &mut b).await {
+        tracing::debug!("tunnel \"{tunnel}\": connection ended: {e}");
+    }
 }
