@@ -499,3 +499,80 @@ fn the_next_sync_reconnects_after_the_bastion_restarts() {
         "exactly one new login, after the restart"
     );
 }
+
+/// The other reverse shape: the customer's own `ssh -R` ends on *their*
+/// bastion (`127.0.0.1:FWD` there leads back to the database), and airlock
+/// reaches it with the ordinary SSH transport and `via.ssh.target`. TLS is still
+/// verified against the database's real name, not `localhost`.
+#[test]
+fn a_customers_reverse_forward_on_their_own_bastion_keeps_tls_on_the_real_name() {
+    use harness::sshd::{self, Sshd};
+    let dir = tempfile::tempdir().unwrap();
+    let policy = net::loopback_policy(dir.path());
+    let ca = airlock::demo::api::DemoCa::new().expect("test CA");
+    let db = net::https_server(net::tls_for(dir.path(), &ca, "db.shop.test"));
+    let sshd = Sshd::start("");
+    let d = dir.path();
+    let (_, customer) = sshd::ssh_keygen(d, "customer", &["-t", "ed25519"], "");
+    let (_, platform) = sshd::ssh_keygen(d, "platform", &["-t", "ed25519"], "");
+    sshd.authorize(&customer);
+    sshd.authorize(&platform);
+    std::fs::write(
+        d.join("known_hosts"),
+        format!("[127.0.0.1]:{} {}\n", sshd.port, sshd.host_public_key()),
+    )
+    .unwrap();
+    // What the customer's DBA runs inside their network.
+    let fwd = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut reverse = std::process::Command::new("ssh")
+        .args(["-F", "/dev/null", "-N", "-R"])
+        .arg(format!("127.0.0.1:{fwd}:127.0.0.1:{}", db.port()))
+        .args(["-p", &sshd.port.to_string(), "-i"])
+        .arg(d.join("customer"))
+        .arg("-o")
+        .arg(format!(
+            "UserKnownHostsFile={}",
+            d.join("known_hosts").display()
+        ))
+        .args(["-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes"])
+        .args(["-o", "ExitOnForwardFailure=yes", "-o", "IdentitiesOnly=yes"])
+        .arg(format!("{}@127.0.0.1", sshd::USER))
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .expect("run ssh -R");
+    let start = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", fwd)).is_err() {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(10),
+            "ssh -R did not open {fwd}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let body = format!(
+        "[endpoints.db]\nhost = \"db.shop.test\"\nport = 5432\ntls = \"require\"\nca_file = {:?}\n\n\
+         [endpoints.db.via.ssh]\nhost = \"127.0.0.1\"\nport = {}\nuser = \"{}\"\ntarget = \"localhost:{fwd}\"\n\
+         private_key = {{ file = {:?} }}\nhost_key = \"{}\"\n\n{}",
+        d.join("ca.pem").display().to_string(),
+        sshd.port,
+        sshd::USER,
+        d.join("platform").display().to_string(),
+        sshd.host_fingerprint(),
+        probes(&[("db", "http-get", "path = \"/\"")]),
+    );
+    let job = Job::new(&guest("tests/guests/nettest"), &body);
+    let run = sync_with_policy(&job, Some(&policy));
+    let _ = reverse.kill();
+    let _ = reverse.wait();
+    run.expect(0);
+    let r = results(&job);
+    assert_eq!(
+        (r[0].1.as_str(), r[0].2.as_str()),
+        ("ok", "HTTP/1.1 200 OK via TLSv1.3"),
+        "{r:?}"
+    );
+    // The readiness probe above, then the connector's connection.
+    assert_eq!(db.accepted(), 2);
+}

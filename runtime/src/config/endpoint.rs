@@ -92,7 +92,14 @@ pub enum Route {
     /// A TCP connection from this host.
     Direct,
     /// Through one SSH bastion, or a chain of them.
-    Ssh(SshRoute),
+    Ssh {
+        /// The hops; connections through the same hops share one session.
+        route: SshRoute,
+        /// Where the last hop connects instead of the endpoint's `host:port`
+        /// (`via.ssh.target`), e.g. `localhost:15432` when the customer's own
+        /// `ssh -R` ends on their bastion. TLS still verifies `host`.
+        target: Option<(String, u16)>,
+    },
     /// A TCP connection from this host to a cloud private endpoint.
     PrivateEndpoint(PrivateEndpoint),
     /// Back through a customer's reverse tunnel (`ssh -R`) held by an
@@ -282,6 +289,8 @@ struct RawReverseSsh {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawSsh {
+    /// `"host:port"` the bastion connects to instead of the endpoint's.
+    target: Option<String>,
     #[serde(flatten)]
     hop: RawHop,
     #[serde(default)]
@@ -424,8 +433,19 @@ fn resolve_endpoint(
                     redactor,
                 )?);
             }
+            let target = match &ssh.target {
+                None => None,
+                Some(t) => Some(split_host_port(t).ok_or_else(|| {
+                    format!(
+                        "{bastion_path}.target: \"{t}\" is not host:port; write where the bastion connects, e.g. \"localhost:15432\" for a customer's `ssh -R 15432:db:5432` to that bastion"
+                    )
+                })?),
+            };
             hops.push(resolve_hop(ssh.hop, bastion_path, base, redactor)?);
-            Route::Ssh(SshRoute { hops })
+            Route::Ssh {
+                route: SshRoute { hops },
+                target,
+            }
         }
         Some(RawVia {
             direct: None,
@@ -600,7 +620,7 @@ fn resolve_reverse(
     base: &Path,
     redactor: &mut Redactor,
 ) -> Result<ReverseSshRoute, String> {
-    let (host, port) = split_relay(&r.relay).ok_or_else(|| {
+    let (host, port) = split_host_port(&r.relay).ok_or_else(|| {
         format!(
             "{path}.relay: \"{}\" is not HOST:PORT, e.g. \"relay.example.com:2222\"",
             r.relay
@@ -643,7 +663,7 @@ fn resolve_reverse(
 }
 
 /// `host:port` or `[v6]:port`.
-fn split_relay(s: &str) -> Option<(String, u16)> {
+fn split_host_port(s: &str) -> Option<(String, u16)> {
     let (host, port) = match s.strip_prefix('[') {
         Some(rest) => {
             let (h, tail) = rest.split_once(']')?;
@@ -774,9 +794,10 @@ known_hosts = "kh"
         .unwrap();
         let e = &c.endpoints[0];
         assert!(!e.tls.immediate);
-        let Route::Ssh(r) = &e.route else {
+        let Route::Ssh { route: r, target } = &e.route else {
             panic!("ssh route")
         };
+        assert_eq!(target, &None);
         assert_eq!(r.hops.len(), 2);
         assert_eq!(
             (r.hops[0].host.as_str(), r.hops[0].port),
@@ -956,12 +977,32 @@ known_hosts = "kh"
     }
 
     #[test]
+    fn ssh_target_replaces_where_the_bastion_connects_and_is_checked() {
+        let c = parse(
+            "[endpoints.db]\nhost = \"db.shop.example\"\nport = 5432\n[endpoints.db.via.ssh]\nhost = \"b\"\nuser = \"u\"\ntarget = \"localhost:15432\"\npassword = { file = \"/dev/null\" }\n",
+        )
+        .unwrap();
+        let Route::Ssh { target, .. } = &c.endpoints[0].route else {
+            panic!()
+        };
+        assert_eq!(target, &Some(("localhost".to_owned(), 15432)));
+        let e = parse(
+            "[endpoints.db]\nhost = \"db\"\nport = 5432\n[endpoints.db.via.ssh]\nhost = \"b\"\nuser = \"u\"\ntarget = \"localhost\"\npassword = { file = \"/dev/null\" }\n",
+        )
+        .unwrap_err();
+        assert!(
+            e.contains("endpoints.db.via.ssh.target") && e.contains("host:port"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn a_missing_pin_parses_so_check_can_show_the_fingerprint() {
         let c = parse(
             "[endpoints.db]\nhost = \"db\"\nport = 5432\n[endpoints.db.via.ssh]\nhost = \"b\"\nuser = \"u\"\npassword = { file = \"/dev/null\" }\n",
         )
         .unwrap();
-        let Route::Ssh(r) = &c.endpoints[0].route else {
+        let Route::Ssh { route: r, .. } = &c.endpoints[0].route else {
             panic!()
         };
         assert_eq!(r.hops[0].host_key, HostKeyCheck::Missing);

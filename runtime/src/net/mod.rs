@@ -157,8 +157,12 @@ impl Network {
                     };
                     (Box::new(tcp), path)
                 }
-                Route::Ssh(route) => {
-                    transport::ssh::open(&self.dialer, route, &e.host, e.port, timeout).await?
+                Route::Ssh { route, target } => {
+                    let (host, port) = match target {
+                        Some((host, port)) => (host.as_str(), *port),
+                        None => (e.host.as_str(), e.port),
+                    };
+                    transport::ssh::open(&self.dialer, route, host, port, timeout).await?
                 }
                 Route::PrivateEndpoint(pe) => {
                     // `e.host` is not looked up: the bytes go to the private

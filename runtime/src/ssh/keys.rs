@@ -215,6 +215,23 @@ pub fn generate_ed25519(comment: &str) -> Result<(Secret, String), String> {
 /// existing file (a key that is already authorized somewhere must not be
 /// silently replaced).
 pub fn write_private_key(path: &Path, private_key: &Secret) -> std::io::Result<()> {
+    // `--out keys/shop` is the natural first command; a missing `keys/` is
+    // created private to its owner rather than failing.
+    if let Some(dir) = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty() && !d.exists())
+    {
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            builder.mode(0o700);
+        }
+        builder.create(dir).map_err(|e| {
+            std::io::Error::new(e.kind(), format!("creating {}: {e}", dir.display()))
+        })?;
+    }
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
