@@ -333,7 +333,8 @@ fn keygen_fingerprint_and_check_walk_an_operator_through_the_setup() {
     let echo = net::echo_server();
     let dir = tempfile::tempdir().unwrap();
     let policy = net::loopback_policy(dir.path());
-    let key = dir.path().join("airlock_key");
+    // `keys/` does not exist yet: keygen makes it, private to its owner.
+    let key = dir.path().join("keys/airlock_key");
     let key_arg = key.display().to_string();
 
     let run = harness::airlock(&["keygen", "--out", &key_arg]).expect(0);
@@ -353,7 +354,12 @@ fn keygen_fingerprint_and_check_walk_an_operator_through_the_setup() {
     // Never overwrite a key that may be authorized somewhere.
     let again = harness::airlock(&["keygen", "--out", &key_arg]).expect(2);
     assert!(again.stderr.contains("already exists"), "{}", again.stderr);
-    sshd.authorize(line);
+    // The line as docs/connection-methods.md tells the bastion's admin to add
+    // it: forwarding to the one database address, nothing else.
+    sshd.authorize(&format!(
+        "restrict,port-forwarding,permitopen=\"127.0.0.1:{}\" {line}",
+        echo.port()
+    ));
 
     let target = format!("127.0.0.1:{}", sshd.port);
     let fp = harness::airlock(&["fingerprint", &target]).expect(0);
