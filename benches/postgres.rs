@@ -84,6 +84,7 @@ fn main() {
         port: sshd.port,
         key: key.clone(),
         host_key: sshd.host_fingerprint(),
+        log: sshd.dir.path().join("sshd.log"),
     };
 
     let mut legs: Vec<Leg> = Vec::new();
@@ -186,6 +187,17 @@ struct Bastion {
     port: u16,
     key: PathBuf,
     host_key: String,
+    /// sshd's log, to prove a leg really logged in through it.
+    log: PathBuf,
+}
+
+/// SSH logins the bastion has accepted so far.
+fn logins(log: &Path) -> usize {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.starts_with("Accepted publickey"))
+        .count()
 }
 
 /// Bytes of the table in COPY text format, read once through psql (untimed).
@@ -420,7 +432,9 @@ impl Sling {
         }
         let conn = conn.to_string();
         let sling = self.clone();
+        let bastion_log = bastion.map(|b| b.log.clone());
         Box::new(move || {
+            let before = bastion_log.as_deref().map(logins);
             let out_file = sling.dir.path().join("bench.csv");
             let _ = std::fs::remove_file(&out_file);
             let started = Instant::now();
@@ -447,6 +461,12 @@ impl Sling {
                 log.contains(&format!("wrote {rows} rows")),
                 "sling did not write {rows} rows: {log}"
             );
+            if let (Some(path), Some(before)) = (&bastion_log, before) {
+                assert!(
+                    logins(path) > before,
+                    "sling never logged in to the bastion"
+                );
+            }
             secs
         })
     }

@@ -203,6 +203,7 @@ impl Postgres {
             // Fixed renderings, so fingerprints do not depend on the machine.
             "timezone=UTC".into(),
             "datestyle=ISO, YMD".into(),
+            "extra_float_digits=1".into(),
             "lc_messages=C".into(),
             "log_connections=on".into(),
         ];
