@@ -61,7 +61,7 @@ pub enum Selection<'a> {
 
 const TABLES_IN_SCHEMAS: &str = "\
 SELECT c.oid::text, n.nspname, c.relname, \
-       has_table_privilege(c.oid, 'SELECT')::text \
+       has_table_privilege(c.oid, 'SELECT') \
 FROM pg_catalog.pg_class c \
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
 WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition \
@@ -70,7 +70,7 @@ ORDER BY n.nspname, c.relname";
 
 const NAMED_TABLES: &str = "\
 SELECT c.oid::text, n.nspname, c.relname, \
-       has_table_privilege(c.oid, 'SELECT')::text \
+       has_table_privilege(c.oid, 'SELECT') \
 FROM unnest($1::text[], $2::text[]) AS w(nspname, relname) \
 JOIN pg_catalog.pg_namespace n ON n.nspname = w.nspname \
 JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = w.relname \
@@ -78,10 +78,11 @@ WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') \
 ORDER BY n.nspname, c.relname";
 
 /// Columns with their domain's base type (one level) for the type mapping.
+/// (Results come in text format: booleans read `t`/`f`.)
 const COLUMNS: &str = "\
-SELECT a.attrelid::text, a.attname, a.attnotnull::text, bt.oid::text, \
+SELECT a.attrelid::text, a.attname, a.attnotnull, bt.oid::text, \
        (CASE WHEN t.typbasetype <> 0 THEN t.typtypmod ELSE a.atttypmod END)::text, \
-       (bt.typtype = 'e')::text, \
+       bt.typtype = 'e', \
        format_type(a.atttypid, a.atttypmod), format_type(a.atttypid, NULL) \
 FROM pg_catalog.pg_attribute a \
 JOIN pg_catalog.pg_type t ON t.oid = a.atttypid \

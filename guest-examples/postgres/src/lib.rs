@@ -51,7 +51,7 @@ struct Config {
     #[serde(default)]
     password: Option<String>,
     /// The schemas whose tables (and partitioned tables) are synced when
-    /// `tables` is not set.
+    /// `tables` is not set; tables the user may not read are skipped with a warning.
     #[serde(default = "default_schemas")]
     schemas: Vec<String>,
     /// Sync exactly these tables, as `schema.table` (case-sensitive, unquoted);
@@ -319,16 +319,31 @@ impl Source {
                 config.user
             );
         }
-        if let Some(t) = tables.iter().find(|t| !t.readable) {
-            return Err(Error::auth(format!(
-                "PostgreSQL at {host}: user \"{0}\" may not read table `{1}`: \
-                 GRANT SELECT ON {2}.{3} TO {4}, or leave it out of `tables`",
-                config.user,
-                t.qualified(),
+        let (tables, unreadable): (Vec<PgTable>, Vec<PgTable>) =
+            tables.into_iter().partition(|t| t.readable);
+        if let Some(t) = unreadable.first() {
+            let grant = format!(
+                "GRANT SELECT ON {}.{} TO {}",
                 sql::ident(&t.schema),
                 sql::ident(&t.name),
-                sql::ident(&config.user),
-            )));
+                sql::ident(&config.user)
+            );
+            if listed.is_some() {
+                return Err(Error::auth(format!(
+                    "PostgreSQL at {host}: user \"{}\" may not read table `{}`: {grant}, or \
+                     leave it out of `tables`",
+                    config.user,
+                    t.qualified()
+                )));
+            }
+            // Reading "every table of a schema" means every table the user may read.
+            for t in &unreadable {
+                airlock_sdk::log::warn!(
+                    "skipping `{}`: user \"{}\" may not read it (GRANT SELECT to sync it)",
+                    t.qualified(),
+                    config.user
+                );
+            }
         }
         for name in config.cursors.keys() {
             if !tables.iter().any(|t| &t.qualified() == name) {
