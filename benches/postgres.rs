@@ -306,6 +306,10 @@ fn airlock_legs(pg: &Postgres, bastion: &Bastion, rows: u64) -> Result<Vec<Leg>,
         .map_err(|e| e.to_string())?,
     );
     let rt = Arc::new(tokio::runtime::Runtime::new().unwrap());
+    // Compile the component into the cache before any clock starts, as a
+    // worker that has run this connector before would have it.
+    rt.block_on(job::spec(&runtime, &wasm))
+        .map_err(|e| e.to_string())?;
     let dir = Arc::new(dir);
     let base = format!(
         "connector = {wasm:?}\n\
