@@ -6,6 +6,7 @@
 
 pub mod net;
 pub mod netns;
+pub mod postgres;
 pub mod sshd;
 
 use std::collections::HashMap;

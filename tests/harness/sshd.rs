@@ -1,8 +1,8 @@
 //! A real OpenSSH `sshd` for the SSH tests: started as root on a free loopback
-//! port from a config, host keys and authorized_keys in its own temp dir, logging
+//! port (or on port 22 inside a network namespace) from a config, host keys and authorized_keys in its own temp dir, logging
 //! to a file the tests read; killed on drop.
 
-use std::net::TcpStream;
+use std::net::{IpAddr, Ipv4Addr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
@@ -16,7 +16,10 @@ pub const PASSWORD: &str = "airlock-test-password";
 /// A running sshd.
 pub struct Sshd {
     pub dir: tempfile::TempDir,
+    /// Where it listens (127.0.0.1, or an address in its namespace).
+    pub addr: IpAddr,
     pub port: u16,
+    netns: Option<String>,
     child: Option<Child>,
     extra: String,
 }
@@ -25,6 +28,17 @@ impl Sshd {
     /// Starts sshd with the defaults (ed25519 host key, publickey and password
     /// auth for [`USER`], TCP forwarding on) plus `extra` config lines.
     pub fn start(extra: &str) -> Sshd {
+        Sshd::launch(None, IpAddr::V4(Ipv4Addr::LOCALHOST), free_port(), extra)
+    }
+
+    /// Like [`Sshd::start`], but inside the network namespace `netns`
+    /// (`ip netns exec`), listening on `addr` port 22 — a bastion host on a
+    /// network of its own. `addr` must be reachable from this namespace.
+    pub fn start_in(netns: &str, addr: IpAddr, extra: &str) -> Sshd {
+        Sshd::launch(Some(netns.to_owned()), addr, 22, extra)
+    }
+
+    fn launch(netns: Option<String>, addr: IpAddr, port: u16, extra: &str) -> Sshd {
         ensure_user();
         std::fs::create_dir_all("/run/sshd").expect("mkdir /run/sshd");
         let dir = tempfile::tempdir().expect("temp dir");
@@ -33,10 +47,11 @@ impl Sshd {
             .args(["-q", "-t", "ed25519", "-N", "", "-f"])
             .arg(&key));
         std::fs::write(dir.path().join("authorized_keys"), "").unwrap();
-        let port = free_port();
         let mut sshd = Sshd {
             dir,
+            addr,
             port,
+            netns,
             child: None,
             extra: extra.to_owned(),
         };
@@ -48,12 +63,13 @@ impl Sshd {
         let d = self.dir.path();
         let config = format!(
             // sshd takes the first value of a keyword, so the test's lines go first.
-            "{extra}\nPort {port}\nListenAddress 127.0.0.1\nHostKey {d}/ssh_host_ed25519_key\n\
+            "{extra}\nPort {port}\nListenAddress {addr}\nHostKey {d}/ssh_host_ed25519_key\n\
              PidFile {d}/sshd.pid\nAuthorizedKeysFile {d}/authorized_keys\nUsePAM no\nStrictModes no\n\
              PasswordAuthentication yes\nKbdInteractiveAuthentication no\nPubkeyAuthentication yes\n\
              PermitRootLogin no\nAllowUsers {USER}\nLogLevel VERBOSE\nMaxStartups 200\n\
              AllowTcpForwarding yes\n",
             port = self.port,
+            addr = self.addr,
             d = d.display(),
             extra = self.extra,
         );
@@ -63,7 +79,16 @@ impl Sshd {
             .append(true)
             .open(self.log_path())
             .unwrap();
-        let child = Command::new("/usr/sbin/sshd")
+        // `ip netns exec` execs sshd in place, so the child is sshd either way.
+        let mut cmd = match &self.netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns, "/usr/sbin/sshd"]);
+                c
+            }
+            None => Command::new("/usr/sbin/sshd"),
+        };
+        let child = cmd
             .args(["-D", "-e", "-f"])
             .arg(d.join("sshd_config"))
             .stdin(Stdio::null())
@@ -73,7 +98,7 @@ impl Sshd {
             .expect("start /usr/sbin/sshd (apt-get install openssh-server)");
         self.child = Some(child);
         let start = Instant::now();
-        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+        while TcpStream::connect((self.addr, self.port)).is_err() {
             if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
                 panic!("sshd exited ({status}): {}", self.log());
             }
