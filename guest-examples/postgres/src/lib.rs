@@ -91,8 +91,10 @@ fn default_checkpoint_every() -> u64 {
     10_000
 }
 
+/// Rows stream through one message at a time whatever this is, so it costs no
+/// memory; fewer round trips measured faster on a 1M-row table.
 fn default_fetch_rows() -> u32 {
-    10_000
+    50_000
 }
 
 impl Config {
