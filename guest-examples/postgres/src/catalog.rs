@@ -135,7 +135,16 @@ pub fn tables<S: Read + Write>(
     }
     let oids = format!("{{{}}}", order.join(","));
     for r in session.query(COLUMNS, &[Some(&oids)])? {
-        let [rel, name, not_null, base, typmod, is_enum, type_name, cast_type] = fields(r)?;
+        let [
+            rel,
+            name,
+            not_null,
+            base,
+            typmod,
+            is_enum,
+            type_name,
+            cast_type,
+        ] = fields(r)?;
         let Some(t) = by_oid.get_mut(&rel) else {
             continue;
         };
@@ -157,19 +166,18 @@ pub fn tables<S: Read + Write>(
             t.primary_key.push(i);
         }
     }
-    Ok(order
-        .iter()
-        .filter_map(|oid| by_oid.remove(oid))
-        .collect())
+    Ok(order.iter().filter_map(|oid| by_oid.remove(oid)).collect())
 }
 
 /// A catalog row's fields; every one of these queries returns no NULLs.
 fn fields<const N: usize>(row: Vec<Option<String>>) -> Result<[String; N], PgError> {
     let got = row.len();
     let values: Option<Vec<String>> = row.into_iter().collect();
-    values
-        .and_then(|v| v.try_into().ok())
-        .ok_or_else(|| PgError::Protocol(format!("a catalog row of {got} fields, some NULL; expected {N}")))
+    values.and_then(|v| v.try_into().ok()).ok_or_else(|| {
+        PgError::Protocol(format!(
+            "a catalog row of {got} fields, some NULL; expected {N}"
+        ))
+    })
 }
 
 fn bad(what: &str, value: &str) -> PgError {
@@ -209,7 +217,10 @@ mod tests {
     fn destination_names() {
         assert_eq!(destination_name("public", "users"), "users");
         assert_eq!(destination_name("sales", "orders"), "sales__orders");
-        assert_eq!(destination_name("Sales", "Order Lines"), "Sales__Order Lines");
+        assert_eq!(
+            destination_name("Sales", "Order Lines"),
+            "Sales__Order Lines"
+        );
     }
 
     #[test]

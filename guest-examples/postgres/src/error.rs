@@ -142,7 +142,9 @@ impl PgError {
                 "PostgreSQL at {host} sent a {} of {} MiB{}, over the limit of {} MiB; refused",
                 message_name(tag),
                 len.div_ceil(1 << 20),
-                ctx.table.map(|t| format!(" from `{t}`")).unwrap_or_default(),
+                ctx.table
+                    .map(|t| format!(" from `{t}`"))
+                    .unwrap_or_default(),
                 limit >> 20
             )),
             PgError::Row(e) => e,
@@ -264,8 +266,11 @@ mod tests {
 
     #[test]
     fn sqlstates_map_to_kinds() {
-        let e = PgError::Server(err("28P01", "password authentication failed for user \"x\""))
-            .into_error(ctx(None));
+        let e = PgError::Server(err(
+            "28P01",
+            "password authentication failed for user \"x\"",
+        ))
+        .into_error(ctx(None));
         assert_eq!(e.kind, ErrorKind::Auth);
         assert_eq!(
             e.message,
@@ -282,12 +287,20 @@ mod tests {
 
         let e = PgError::Server(err("42P01", "relation \"public.t\" does not exist"))
             .into_error(ctx(Some("public.t")));
-        assert!(e.message.starts_with("table `public.t` does not exist"), "{}", e.message);
+        assert!(
+            e.message.starts_with("table `public.t` does not exist"),
+            "{}",
+            e.message
+        );
         let e = PgError::Server(err("42501", "permission denied for table t"))
             .into_error(ctx(Some("public.t")));
-        assert!(e.message.contains("GRANT SELECT ON public.t TO \"reader\""), "{}", e.message);
-        let e = PgError::Server(err("3D000", "database \"nope\" does not exist"))
-            .into_error(ctx(None));
+        assert!(
+            e.message.contains("GRANT SELECT ON public.t TO \"reader\""),
+            "{}",
+            e.message
+        );
+        let e =
+            PgError::Server(err("3D000", "database \"nope\" does not exist")).into_error(ctx(None));
         assert!(e.message.contains("check `database`"), "{}", e.message);
     }
 
@@ -303,9 +316,13 @@ mod tests {
         }
         .into_error(ctx(Some("public.t")));
         assert_eq!(e.kind, ErrorKind::Source);
-        assert!(e.message.contains("row of 300 MiB from `public.t`"), "{}", e.message);
-        let e = PgError::Io(io::Error::new(io::ErrorKind::UnexpectedEof, "eof"))
-            .into_error(ctx(None));
+        assert!(
+            e.message.contains("row of 300 MiB from `public.t`"),
+            "{}",
+            e.message
+        );
+        let e =
+            PgError::Io(io::Error::new(io::ErrorKind::UnexpectedEof, "eof")).into_error(ctx(None));
         assert_eq!(e.kind, ErrorKind::Network);
     }
 }

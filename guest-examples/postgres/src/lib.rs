@@ -91,8 +91,10 @@ fn default_checkpoint_every() -> u64 {
     10_000
 }
 
+/// Rows stream through one message at a time whatever this is, so it costs no
+/// memory; fewer round trips measured faster on a 1M-row table.
 fn default_fetch_rows() -> u32 {
-    10_000
+    50_000
 }
 
 impl Config {
@@ -107,7 +109,9 @@ impl Config {
         }
         if let Some(tables) = &self.tables {
             if tables.is_empty() {
-                return Err(Error::config("`tables` is empty: list `schema.table` names, or leave it out"));
+                return Err(Error::config(
+                    "`tables` is empty: list `schema.table` names, or leave it out",
+                ));
             }
             for t in tables {
                 split_qualified(t)?;
@@ -211,15 +215,20 @@ impl Plan {
         for (i, c) in self.table.columns.iter().enumerate() {
             let ty = c.mapping.column;
             let may_be_unrepresentable = matches!(ty, C::Date | C::Timestamp | C::Decimal(_));
-            let not_null = c.not_null
-                && (!may_be_unrepresentable || self.table.primary_key.contains(&i));
+            let not_null =
+                c.not_null && (!may_be_unrepresentable || self.table.primary_key.contains(&i));
             t = if not_null {
                 t.column(&c.name, ty)
             } else {
                 t.nullable(&c.name, ty)
             };
         }
-        t.primary_key(self.table.primary_key.iter().map(|&i| self.table.columns[i].name.clone()))
+        t.primary_key(
+            self.table
+                .primary_key
+                .iter()
+                .map(|&i| self.table.columns[i].name.clone()),
+        )
     }
 }
 
@@ -352,8 +361,10 @@ impl Source {
                 )));
             }
         }
-        let names: Vec<(String, String)> =
-            tables.iter().map(|t| (t.schema.clone(), t.name.clone())).collect();
+        let names: Vec<(String, String)> = tables
+            .iter()
+            .map(|t| (t.schema.clone(), t.name.clone()))
+            .collect();
         if let Some((a, b)) = catalog::name_collision(&names) {
             return Err(Error::config(format!(
                 "tables `{}` and `{}` would both be written to destination table `{}` \
@@ -431,15 +442,25 @@ impl Connector for Postgres {
             .session
             .query("SELECT version()", &[])
             .map_err(|e| source.fail(e))?;
-        if let Some(Some(v)) = version.into_iter().next().and_then(|r| r.into_iter().next()) {
+        if let Some(Some(v)) = version
+            .into_iter()
+            .next()
+            .and_then(|r| r.into_iter().next())
+        {
             airlock_sdk::log::info!("{v}");
         }
         let plans = source.plan(config)?;
         airlock_sdk::log::info!(
             "{} tables to sync: {} incremental, {} re-read every run",
             plans.len(),
-            plans.iter().filter(|p| matches!(p.mode, Mode::Incremental(_))).count(),
-            plans.iter().filter(|p| !matches!(p.mode, Mode::Incremental(_))).count(),
+            plans
+                .iter()
+                .filter(|p| matches!(p.mode, Mode::Incremental(_)))
+                .count(),
+            plans
+                .iter()
+                .filter(|p| !matches!(p.mode, Mode::Incremental(_)))
+                .count(),
         );
         source.session.close();
         Ok(())

@@ -14,7 +14,7 @@ use crate::{Config, Mode, Plan, Position, Source, State, TableState};
 /// Where to start reading `plan`'s table given its committed state, and the
 /// bind parameters of that start. A state for another cursor column or key
 /// means the config or the table changed: the table is read from the start.
-fn resume(plan: &Plan, saved: Option<&TableState>) -> (Start, Vec<Option<String>>) {
+pub(crate) fn resume(plan: &Plan, saved: Option<&TableState>) -> (Start, Vec<Option<String>>) {
     let cursor_column = match plan.mode {
         Mode::Incremental(i) => Some(plan.table.columns[i].name.as_str()),
         Mode::Full => None,
@@ -50,7 +50,7 @@ fn resume(plan: &Plan, saved: Option<&TableState>) -> (Start, Vec<Option<String>
 
 /// The raw text of the position columns of the last row read, in buffers
 /// reused from row to row so tracking it allocates nothing.
-struct LastRow {
+pub(crate) struct LastRow {
     /// For each column of the table: its slot in `values`, if it is a position column.
     slot_of: Vec<Option<usize>>,
     /// Cursor (if any) then key columns: `None` for NULL.
@@ -59,7 +59,7 @@ struct LastRow {
 }
 
 impl LastRow {
-    fn new(plan: &Plan) -> LastRow {
+    pub(crate) fn new(plan: &Plan) -> LastRow {
         let mut columns: Vec<usize> = Vec::new();
         if let Mode::Incremental(i) = plan.mode {
             columns.push(i);
@@ -78,7 +78,7 @@ impl LastRow {
         }
     }
 
-    fn record(&mut self, column: usize, raw: Option<&[u8]>) {
+    pub(crate) fn record(&mut self, column: usize, raw: Option<&[u8]>) {
         if let Some(slot) = self.slot_of[column] {
             let v = &mut self.values[slot];
             match (raw, v.as_mut()) {
@@ -92,8 +92,11 @@ impl LastRow {
         }
     }
 
-    fn position(&self) -> Position {
-        let text = |v: &Option<Vec<u8>>| v.as_deref().map(|b| String::from_utf8_lossy(b).into_owned());
+    pub(crate) fn position(&self) -> Position {
+        let text = |v: &Option<Vec<u8>>| {
+            v.as_deref()
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+        };
         let (cursor, key) = if self.has_cursor {
             (text(&self.values[0]), &self.values[1..])
         } else {
@@ -134,7 +137,9 @@ pub fn table(
     let params: Vec<Option<&str>> = params.iter().map(Option::as_deref).collect();
     match (plan.mode, start) {
         (Mode::Snapshot, _) => airlock_sdk::log::info!("`{}`: reading every row", plan.qualified),
-        (_, Start::Beginning) => airlock_sdk::log::info!("`{}`: reading from the start", plan.qualified),
+        (_, Start::Beginning) => {
+            airlock_sdk::log::info!("`{}`: reading from the start", plan.qualified)
+        }
         _ => airlock_sdk::log::info!("`{}`: reading after the last committed row", plan.qualified),
     }
 
@@ -220,7 +225,10 @@ fn convert(
     let mut values = Vec::with_capacity(kinds.len());
     let mut ranges = row.ranges();
     let malformed_row = |e: std::io::Error| {
-        Error::source(format!("`{}`: a malformed row from the server: {e}", plan.qualified))
+        Error::source(format!(
+            "`{}`: a malformed row from the server: {e}",
+            plan.qualified
+        ))
     };
     while let Some(range) = ranges.next().map_err(malformed_row)? {
         let i = values.len();
@@ -262,9 +270,13 @@ fn bad_value(plan: &Plan, column: usize, bad: BadValue, noted: &mut [bool]) -> R
     match bad {
         BadValue::Unrepresentable if !in_key => {
             if !std::mem::replace(&mut noted[column], true) {
+                let what = match c.mapping.kind {
+                    types::Kind::Decimal => "`NaN` or `Infinity`",
+                    _ => "`infinity` or `-infinity`",
+                };
                 airlock_sdk::log::warn!(
-                    "`{}` column `{}` ({}) holds infinity, NaN or a date out of range, which the \
-                     destination type cannot; such values are written as NULL",
+                    "`{}` column `{}` ({}) holds {what}, which the destination type cannot; \
+                     such values are written as NULL",
                     plan.qualified,
                     c.name,
                     c.type_name

@@ -90,7 +90,11 @@ pub fn select(
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let key_list = key.iter().map(|k| ident(k.name)).collect::<Vec<_>>().join(", ");
+    let key_list = key
+        .iter()
+        .map(|k| ident(k.name))
+        .collect::<Vec<_>>()
+        .join(", ");
     match (start, cursor) {
         (Start::Beginning, _) => {}
         (Start::AfterNullCursor, Some(c)) => {
@@ -152,11 +156,17 @@ mod tests {
 
     #[test]
     fn arrays_are_escaped() {
-        assert_eq!(text_array(["public", "a\"b", "c\\d", "e,f"]), r#"{"public","a\"b","c\\d","e,f"}"#);
+        assert_eq!(
+            text_array(["public", "a\"b", "c\\d", "e,f"]),
+            r#"{"public","a\"b","c\\d","e,f"}"#
+        );
         assert_eq!(text_array([]), "{}");
     }
 
-    const ID: Col<'static> = Col { name: "id", cast: "integer" };
+    const ID: Col<'static> = Col {
+        name: "id",
+        cast: "integer",
+    };
     const AT: Col<'static> = Col {
         name: "updated_at",
         cast: "timestamp with time zone",
@@ -182,7 +192,13 @@ mod tests {
 
     #[test]
     fn keyed_and_keyless_reads() {
-        let k2 = [ID, Col { name: "Part", cast: "text" }];
+        let k2 = [
+            ID,
+            Col {
+                name: "Part",
+                cast: "text",
+            },
+        ];
         assert_eq!(
             select("s", "t", &["id", "Part"], None, &k2, Start::Beginning),
             r#"SELECT "id", "Part" FROM "s"."t" ORDER BY "id", "Part""#

@@ -125,7 +125,7 @@ pub fn numeric_spec(typmod: i32) -> Option<(u8, u8)> {
     let total = int_digits + scale;
     (1..=38)
         .contains(&total)
-        .then(|| (total as u8, scale as u8))
+        .then_some((total as u8, scale as u8))
 }
 
 /// Why a value could not become its column's type.
@@ -156,7 +156,10 @@ pub fn parse(kind: Kind, raw: &[u8]) -> Result<Value, BadValue> {
         Kind::Decimal => {
             let s = ascii(raw)?;
             // numeric's NaN and (PostgreSQL 14+) ±Infinity have no decimal form.
-            if !s.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b'-') {
+            if !s
+                .bytes()
+                .all(|b| b.is_ascii_digit() || b == b'.' || b == b'-')
+            {
                 return Err(BadValue::Unrepresentable);
             }
             Value::Decimal(s.to_owned())
@@ -398,20 +401,42 @@ mod tests {
         assert_eq!(m(oid::INT8, -1).kind, Kind::Int);
         assert_eq!(ty(m(oid::FLOAT4, -1)), format!("{:?}", ColumnType::Float));
         assert_eq!(ty(m(oid::BOOL, -1)), format!("{:?}", ColumnType::Boolean));
-        for t in [oid::TEXT, oid::VARCHAR, oid::BPCHAR, oid::CHAR, oid::NAME, oid::UUID] {
-            assert_eq!((ty(m(t, -1)), m(t, -1).kind, m(t, -1).fallback), (text.clone(), Kind::Text, false));
+        for t in [
+            oid::TEXT,
+            oid::VARCHAR,
+            oid::BPCHAR,
+            oid::CHAR,
+            oid::NAME,
+            oid::UUID,
+        ] {
+            assert_eq!(
+                (ty(m(t, -1)), m(t, -1).kind, m(t, -1).fallback),
+                (text.clone(), Kind::Text, false)
+            );
         }
         assert_eq!(ty(m(oid::BYTEA, -1)), format!("{:?}", ColumnType::Bytes));
-        assert_eq!(ty(m(oid::TIMESTAMP, -1)), format!("{:?}", ColumnType::Timestamp));
-        assert_eq!(ty(m(oid::TIMESTAMPTZ, -1)), format!("{:?}", ColumnType::Timestamp));
+        assert_eq!(
+            ty(m(oid::TIMESTAMP, -1)),
+            format!("{:?}", ColumnType::Timestamp)
+        );
+        assert_eq!(
+            ty(m(oid::TIMESTAMPTZ, -1)),
+            format!("{:?}", ColumnType::Timestamp)
+        );
         assert_eq!(ty(m(oid::DATE, -1)), format!("{:?}", ColumnType::Date));
         assert_eq!(ty(m(oid::JSON, -1)), format!("{:?}", ColumnType::Json));
         assert_eq!(m(oid::JSONB, -1).kind, Kind::Json);
         // numeric(12,2): typmod = (12 << 16 | 2) + 4.
         let n = m(oid::NUMERIC, (12 << 16 | 2) + 4);
-        assert_eq!((ty(n), n.kind), (format!("{:?}", ColumnType::decimal(12, 2)), Kind::Decimal));
+        assert_eq!(
+            (ty(n), n.kind),
+            (format!("{:?}", ColumnType::decimal(12, 2)), Kind::Decimal)
+        );
         let n = m(oid::NUMERIC, -1);
-        assert_eq!((ty(n), n.kind, n.fallback), (text.clone(), Kind::Text, false));
+        assert_eq!(
+            (ty(n), n.kind, n.fallback),
+            (text.clone(), Kind::Text, false)
+        );
         // interval, inet, arrays, ...: text, with a note; enums: text, no note.
         let interval = m(1186, -1);
         assert_eq!((ty(interval), interval.fallback), (text, true));
@@ -443,7 +468,10 @@ mod tests {
             p(Kind::Int, "-9223372036854775808"),
             Ok(Value::Int(i64::MIN))
         );
-        assert_eq!(p(Kind::Int, "9223372036854775808"), Err(BadValue::Malformed));
+        assert_eq!(
+            p(Kind::Int, "9223372036854775808"),
+            Err(BadValue::Malformed)
+        );
         assert_eq!(p(Kind::Int, "-"), Err(BadValue::Malformed));
         assert_eq!(p(Kind::Float, "1.5e-300"), Ok(Value::Float(1.5e-300)));
         assert_eq!(
@@ -523,18 +551,9 @@ mod tests {
         assert_eq!(ts("1969-12-31 23:59:59.999999"), Ok(Value::Timestamp(-1)));
         // timestamptz: UTC in this session, but any offset is honored.
         assert_eq!(ts("1970-01-01 00:00:00+00"), Ok(Value::Timestamp(0)));
-        assert_eq!(
-            ts("1970-01-01 05:30:00+05:30"),
-            Ok(Value::Timestamp(0))
-        );
-        assert_eq!(
-            ts("1969-12-31 16:00:00-08"),
-            Ok(Value::Timestamp(0))
-        );
-        assert_eq!(
-            ts("1970-01-01 00:00:30+00:00:30"),
-            Ok(Value::Timestamp(0))
-        );
+        assert_eq!(ts("1970-01-01 05:30:00+05:30"), Ok(Value::Timestamp(0)));
+        assert_eq!(ts("1969-12-31 16:00:00-08"), Ok(Value::Timestamp(0)));
+        assert_eq!(ts("1970-01-01 00:00:30+00:00:30"), Ok(Value::Timestamp(0)));
         let bc = days_from_civil(-99, 3, 15) * 86_400 * 1_000_000;
         assert_eq!(ts("0100-03-15 00:00:00 BC"), Ok(Value::Timestamp(bc)));
         assert_eq!(ts("0100-03-15 00:00:00+00 BC"), Ok(Value::Timestamp(bc)));

@@ -211,20 +211,25 @@ impl<S: Read + Write> Session<S> {
         let mut scram = ScramSha256::new(password.as_bytes(), ChannelBinding::unsupported());
         frontend::sasl_initial_response(SCRAM_SHA_256, scram.message(), &mut self.wbuf)?;
         self.send()?;
-        let Message::AuthenticationSaslContinue(body) = self.read_message()? else {
-            return Err(PgError::Protocol("SCRAM: expected the server-first message".into()));
+        // A wrong password is an ErrorResponse in place of the next SASL step.
+        let body = match self.read_message()? {
+            Message::AuthenticationSaslContinue(body) => body,
+            other => return Err(unexpected(&other, "for the SCRAM server-first message")),
         };
         scram
             .update(body.data())
             .map_err(|e| PgError::Protocol(format!("SCRAM: {e}")))?;
         frontend::sasl_response(scram.message(), &mut self.wbuf)?;
         self.send()?;
-        let Message::AuthenticationSaslFinal(body) = self.read_message()? else {
-            return Err(PgError::Protocol("SCRAM: expected the server-final message".into()));
+        let body = match self.read_message()? {
+            Message::AuthenticationSaslFinal(body) => body,
+            other => return Err(unexpected(&other, "for the SCRAM server-final message")),
         };
         // A server that cannot prove it knows the password is not the server.
         scram.finish(body.data()).map_err(|e| {
-            PgError::Protocol(format!("SCRAM: the server's signature does not verify: {e}"))
+            PgError::Protocol(format!(
+                "SCRAM: the server's signature does not verify: {e}"
+            ))
         })
     }
 
@@ -410,8 +415,9 @@ impl<S: Read + Write> Session<S> {
     fn read_any(&mut self) -> Result<Message, PgError> {
         loop {
             if self.rbuf.len() >= 5 {
-                let len = u32::from_be_bytes([self.rbuf[1], self.rbuf[2], self.rbuf[3], self.rbuf[4]])
-                    as usize;
+                let len =
+                    u32::from_be_bytes([self.rbuf[1], self.rbuf[2], self.rbuf[3], self.rbuf[4]])
+                        as usize;
                 if len > self.max_message {
                     return Err(PgError::TooLarge {
                         tag: self.rbuf[0],
@@ -419,8 +425,8 @@ impl<S: Read + Write> Session<S> {
                         limit: self.max_message,
                     });
                 }
-                if let Some(m) = Message::parse(&mut self.rbuf)
-                    .map_err(|e| PgError::Protocol(e.to_string()))?
+                if let Some(m) =
+                    Message::parse(&mut self.rbuf).map_err(|e| PgError::Protocol(e.to_string()))?
                 {
                     return Ok(m);
                 }
@@ -479,4 +485,269 @@ fn unexpected(message: &Message, during: &str) -> PgError {
         _ => "a message",
     };
     PgError::Protocol(format!("{name} {during}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A scripted server: what it will send, and what the client wrote.
+    #[derive(Default)]
+    struct Script {
+        input: io::Cursor<Vec<u8>>,
+        written: Vec<u8>,
+        upgraded: bool,
+    }
+
+    impl Script {
+        fn new(server: &[u8]) -> Script {
+            Script {
+                input: io::Cursor::new(server.to_vec()),
+                ..Default::default()
+            }
+        }
+
+        fn unread(&self) -> usize {
+            self.input.get_ref().len() - self.input.position() as usize
+        }
+    }
+
+    impl Read for Script {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            self.input.read(buf)
+        }
+    }
+
+    impl Write for Script {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.written.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Transport for Script {
+        fn upgrade_tls(&mut self) -> io::Result<()> {
+            self.upgraded = true;
+            Ok(())
+        }
+    }
+
+    /// A backend message: tag, length, body.
+    fn msg(tag: u8, body: &[u8]) -> Vec<u8> {
+        let mut m = vec![tag];
+        m.extend_from_slice(&(body.len() as u32 + 4).to_be_bytes());
+        m.extend_from_slice(body);
+        m
+    }
+
+    fn auth(code: u32, extra: &[u8]) -> Vec<u8> {
+        let mut body = code.to_be_bytes().to_vec();
+        body.extend_from_slice(extra);
+        msg(b'R', &body)
+    }
+
+    fn data_row(values: &[Option<&str>]) -> Vec<u8> {
+        let mut body = (values.len() as u16).to_be_bytes().to_vec();
+        for v in values {
+            match v {
+                Some(v) => {
+                    body.extend_from_slice(&(v.len() as i32).to_be_bytes());
+                    body.extend_from_slice(v.as_bytes());
+                }
+                None => body.extend_from_slice(&(-1i32).to_be_bytes()),
+            }
+        }
+        msg(b'D', &body)
+    }
+
+    fn ready() -> Vec<u8> {
+        msg(b'Z', b"I")
+    }
+
+    const SSL_REQUEST: [u8; 8] = [0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f];
+
+    #[test]
+    fn tls_plans_follow_the_endpoint() {
+        use airlock_sdk::TlsMode;
+        assert_eq!(
+            TlsPlan::for_endpoint(TlsMode::Disable, false),
+            TlsPlan::None
+        );
+        assert_eq!(TlsPlan::for_endpoint(TlsMode::Require, true), TlsPlan::None);
+        assert_eq!(
+            TlsPlan::for_endpoint(TlsMode::Prefer, false),
+            TlsPlan::Prefer
+        );
+        assert_eq!(
+            TlsPlan::for_endpoint(TlsMode::Require, false),
+            TlsPlan::Require
+        );
+    }
+
+    #[test]
+    fn ssl_request_flow() {
+        // 'S': upgrade, and nothing after the answer is read (it is TLS).
+        let mut s = Script::new(b"S\x16\x03");
+        assert!(negotiate_tls(&mut s, TlsPlan::Require).unwrap());
+        assert_eq!(s.written, SSL_REQUEST);
+        assert!(s.upgraded);
+        assert_eq!(s.unread(), 2);
+        // 'N' with require: refused, not upgraded.
+        let mut s = Script::new(b"N");
+        assert!(matches!(
+            negotiate_tls(&mut s, TlsPlan::Require),
+            Err(PgError::TlsRefused)
+        ));
+        assert!(!s.upgraded);
+        // 'N' with prefer: clear text.
+        let mut s = Script::new(b"N");
+        assert!(!negotiate_tls(&mut s, TlsPlan::Prefer).unwrap());
+        // No request at all when TLS is off or already done.
+        let mut s = Script::new(b"");
+        assert!(!negotiate_tls(&mut s, TlsPlan::None).unwrap());
+        assert!(s.written.is_empty());
+        let mut s = Script::new(b"E");
+        assert!(matches!(
+            negotiate_tls(&mut s, TlsPlan::Prefer),
+            Err(PgError::Protocol(_))
+        ));
+    }
+
+    fn login<'a>(password: Option<&'a str>) -> Login<'a> {
+        Login {
+            user: "reader",
+            database: "shop",
+            password,
+        }
+    }
+
+    #[test]
+    fn md5_login() {
+        let mut server = auth(5, &[1, 2, 3, 4]);
+        server.extend(auth(0, &[]));
+        server.extend(msg(b'S', b"server_version\x0016.2\x00"));
+        server.extend(msg(b'K', &[0, 0, 0, 1, 0, 0, 0, 2]));
+        server.extend(ready());
+        let s = Session::start(Script::new(&server), &login(Some("pw")), 1 << 20).unwrap();
+        assert_eq!(s.server_version, "16.2");
+        let written = &s.stream.written;
+        // The startup message carries the session settings, never the password.
+        let startup_len = u32::from_be_bytes(written[..4].try_into().unwrap()) as usize;
+        let startup = String::from_utf8_lossy(&written[..startup_len]);
+        for p in [
+            "user\0reader",
+            "database\0shop",
+            "client_encoding\0UTF8",
+            "TimeZone\0UTC",
+        ] {
+            assert!(startup.contains(p), "{p}");
+        }
+        assert!(!String::from_utf8_lossy(written).contains("pw\0"));
+        let hash = md5_hash(b"reader", b"pw", [1, 2, 3, 4]);
+        let mut expect = BytesMut::new();
+        frontend::password_message(hash.as_bytes(), &mut expect).unwrap();
+        assert_eq!(&written[startup_len..], &expect[..]);
+    }
+
+    #[test]
+    fn login_failures() {
+        // The server wants a password the config does not have.
+        let e = Session::start(Script::new(&auth(3, &[])), &login(None), 1 << 20)
+            .err()
+            .unwrap();
+        assert!(matches!(e, PgError::Auth(m) if m.contains("no `password`")));
+        // A FATAL ErrorResponse is the server's error, fields intact.
+        let body =
+            b"SFATAL\0VFATAL\0C28P01\0Mpassword authentication failed for user \"reader\"\0\0";
+        let e = Session::start(Script::new(&msg(b'E', body)), &login(Some("x")), 1 << 20)
+            .err()
+            .unwrap();
+        assert!(matches!(e, PgError::Server(e) if e.code == "28P01"));
+        // Only SCRAM-SHA-256-PLUS offered: cannot bind the channel, says so.
+        let sasl = auth(10, b"SCRAM-SHA-256-PLUS\0\0");
+        let e = Session::start(Script::new(&sasl), &login(Some("x")), 1 << 20)
+            .err()
+            .unwrap();
+        assert!(matches!(e, PgError::Auth(m) if m.contains("SCRAM-SHA-256")));
+        // GSSAPI: not supported, with the fix.
+        let e = Session::start(Script::new(&auth(7, &[])), &login(Some("x")), 1 << 20)
+            .err()
+            .unwrap();
+        assert!(matches!(e, PgError::Auth(m) if m.contains("pg_hba.conf")));
+    }
+
+    fn session(server: &[u8], max_message: usize) -> Session<Script> {
+        Session {
+            stream: Script::new(server),
+            rbuf: BytesMut::new(),
+            wbuf: BytesMut::new(),
+            max_message,
+            server_version: "16".into(),
+        }
+    }
+
+    #[test]
+    fn portal_streams_rows_in_fetches() {
+        let mut server = msg(b'1', b"");
+        server.extend(msg(b'2', b""));
+        server.extend(data_row(&[Some("1"), None]));
+        // (Notices are logged through the host, which native tests do not have.)
+        server.extend(msg(b'S', b"TimeZone\0UTC\0"));
+        server.extend(data_row(&[Some("2"), Some("b")]));
+        server.extend(msg(b's', b""));
+        server.extend(data_row(&[Some("3"), Some("c")]));
+        server.extend(msg(b'C', b"SELECT 3\0"));
+        let mut s = session(&server, 1 << 20);
+        let mut seen = Vec::new();
+        let mut on_row = |row: &DataRowBody| {
+            seen.push(text_row(row).unwrap());
+            Ok(())
+        };
+        let first = s
+            .open_portal("SELECT $1::int", &[Some("7")], 2, &mut on_row)
+            .unwrap();
+        assert_eq!(first, Fetched::Suspended);
+        assert_eq!(s.fetch(2, &mut on_row).unwrap(), Fetched::Done);
+        assert_eq!(seen.len(), 3);
+        assert_eq!(seen[0], [Some("1".to_owned()), None]);
+        // Parse, Bind (the parameter as text), Execute(max 2), Flush; then Execute, Flush.
+        let w = &s.stream.written;
+        let tags: Vec<u8> = frames(w).into_iter().map(|(t, _)| t).collect();
+        assert_eq!(tags, b"PBEHEH");
+        assert!(frames(w)[1].1.windows(5).any(|x| x == b"\0\0\0\x017"));
+    }
+
+    #[test]
+    fn oversized_messages_are_refused_before_they_are_buffered() {
+        let mut big = vec![b'D'];
+        big.extend_from_slice(&(200u32 << 20).to_be_bytes());
+        let mut s = session(&big, 64 << 20);
+        let e = s.fetch(10, |_| Ok(())).unwrap_err();
+        assert!(matches!(e, PgError::TooLarge { tag: b'D', .. }));
+    }
+
+    #[test]
+    fn query_errors_and_eof() {
+        let mut server = msg(b'E', b"SERROR\0C42P01\0Mrelation \"x\" does not exist\0\0");
+        server.extend(ready());
+        let mut s = session(&server, 1 << 20);
+        let e = s.query("SELECT 1 FROM x", &[]).unwrap_err();
+        assert!(matches!(e, PgError::Server(e) if e.code == "42P01"));
+        let mut s = session(&msg(b'1', b"")[..3], 1 << 20);
+        assert!(matches!(s.query("SELECT 1", &[]), Err(PgError::Io(_))));
+    }
+
+    /// `(tag, body)` of each frontend message after the startup.
+    fn frames(mut w: &[u8]) -> Vec<(u8, Vec<u8>)> {
+        let mut out = Vec::new();
+        while !w.is_empty() {
+            let len = u32::from_be_bytes(w[1..5].try_into().unwrap()) as usize;
+            out.push((w[0], w[5..1 + len].to_vec()));
+            w = &w[1 + len..];
+        }
+        out
+    }
 }
