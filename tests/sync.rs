@@ -151,6 +151,25 @@ fn sync_json_reports_per_table_counts() {
     assert!(v["elapsed"].as_f64().unwrap() > 0.0);
 }
 
+/// `cd job && airlock sync -c airlock.toml`: a bare file name is in the
+/// current directory (its parent is "", not an error).
+#[test]
+fn a_bare_config_file_name_is_found_in_the_current_directory() {
+    let job = hello(5, 5);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_airlock"))
+        .args(["sync", "-c", "airlock.toml"])
+        .current_dir(job.dir.path())
+        .env("AIRLOCK_CACHE_DIR", harness::cache_dir())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(harness::scalar(&job.db(), "SELECT count(*) FROM users"), 5);
+}
+
 #[test]
 fn spec_discover_and_check() {
     let wasm = guest("guest-examples/hello");

@@ -168,13 +168,15 @@ impl JobConfig {
             source,
         })?;
         // Absolute, so paths in the file mean the same whatever directory they are used from.
-        let base =
-            std::path::absolute(path.parent().unwrap_or(Path::new("."))).map_err(|source| {
-                ConfigError::Read {
-                    path: path.to_owned(),
-                    source,
-                }
-            })?;
+        // A bare `airlock.toml` has the parent "", which is the current directory.
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let base = std::path::absolute(dir).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
         let default_name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("job");
         Self::parse(&text, &base, default_name).map_err(|message| ConfigError::Invalid {
             file: path.to_owned(),

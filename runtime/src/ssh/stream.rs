@@ -53,6 +53,8 @@ pub struct SshStream {
     read_bytes: Arc<AtomicU64>,
     flow: Arc<SessionFlow>,
     waiting: bool,
+    /// `host:port via user@bastion:port (...)`, for errors.
+    label: Arc<str>,
 }
 
 impl std::fmt::Debug for SshStream {
@@ -80,7 +82,7 @@ impl SshStream {
             read_bytes: read_bytes.clone(),
             flow: flow.clone(),
             stall,
-            label,
+            label: label.clone(),
         };
         tokio::spawn(async move {
             let mut read_half = read_half;
@@ -97,7 +99,20 @@ impl SshStream {
             read_bytes,
             flow,
             waiting: false,
+            label: label.into(),
         }
+    }
+
+    /// A write that failed because the channel is gone: say which bastion,
+    /// since russh only says "channel closed".
+    fn explain(&self, e: io::Error) -> io::Error {
+        io::Error::new(
+            e.kind(),
+            format!(
+                "{}: {e}: the bastion closed the channel or the SSH connection to it was lost",
+                self.label
+            ),
+        )
     }
 
     fn set_waiting(&mut self, waiting: bool) {
@@ -169,11 +184,13 @@ impl AsyncWrite for SshStream {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
-        self.writer.as_mut().poll_write(cx, buf)
+        let written = ready!(self.writer.as_mut().poll_write(cx, buf));
+        Poll::Ready(written.map_err(|e| self.explain(e)))
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.writer.as_mut().poll_flush(cx)
+        let flushed = ready!(self.writer.as_mut().poll_flush(cx));
+        Poll::Ready(flushed.map_err(|e| self.explain(e)))
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -213,8 +230,21 @@ impl Pump {
                 Some(ChannelMsg::Eof) => {
                     let _ = self.tx.send(Item::Eof);
                 }
-                Some(ChannelMsg::Close) | None => {
+                Some(ChannelMsg::Close) => {
                     let _ = self.tx.send(Item::Eof);
+                    return;
+                }
+                // russh drops a channel's sender when its session ends: the
+                // bastion (or the network to it) went away mid-connection.
+                // Say so, naming it, rather than show a bare end of stream.
+                None => {
+                    let _ = self.tx.send(Item::Error(io::Error::new(
+                        io::ErrorKind::ConnectionAborted,
+                        format!(
+                            "{}: the SSH connection to the bastion was lost; the next connection reconnects",
+                            self.label
+                        ),
+                    )));
                     return;
                 }
                 // stderr-style data and requests do not occur on direct-tcpip.
