@@ -8,7 +8,10 @@
 //! then folded into the target with a few set-based statements that honour that
 //! order (the last operation on a key wins). Connectors that interleave deletes
 //! with upserts, as change-data-capture does, thus cost no more than those that
-//! don't. A killed process leaves exactly the last committed rows and state.
+//! don't. A batch of upserts whose single integer keys all lie above every key
+//! stored so far (a full sync in key order) cannot collide with a stored row,
+//! so it is appended straight to the target instead. A killed process leaves
+//! exactly the last committed rows and state.
 
 use std::collections::HashMap;
 use std::path::Path;
