@@ -1,13 +1,26 @@
 //! The records a running sync emits, on their way to the destination: checked
 //! against the declared schemas, counted, flushed when too many are pending,
 //! and committed together with the state at each checkpoint.
+//!
+//! The destination works on its own thread (the *sink thread*), fed in order
+//! through a bounded queue, so the connector produces its next batch while the
+//! destination ingests the previous one. When the queue is full the connector
+//! waits: a slow destination slows the connector instead of piling up rows.
+//! Validation stays on the connector's side, so its errors still name the row
+//! and reach the call that sent it.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::{Arc, OnceLock};
+use std::thread::JoinHandle;
 
 use super::progress::Progress;
 use crate::schema::{Row, TableSchema};
-use crate::sink::Sink;
+use crate::sink::{Sink, SinkError};
+
+/// Operations queued for the sink thread. With batches bounded by the host-call
+/// payload limit, this bounds what is in flight to this many of them.
+const QUEUE_OPS: usize = 8;
 
 /// Why a records call was refused. The message is for the connector author.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -20,10 +33,30 @@ pub enum WriteError {
     Destination(String),
 }
 
-/// Writes one sync's records to a [`Sink`].
+impl From<SinkError> for WriteError {
+    fn from(e: SinkError) -> Self {
+        WriteError::Destination(e.0)
+    }
+}
+
+/// One step for the sink thread, applied in the order the connector asked.
+enum Op {
+    Upsert(String, Vec<Row>),
+    Delete(String, Vec<Row>),
+    Truncate(String),
+    Flush,
+    /// A checkpoint: counted in [`Progress`] once committed.
+    Commit(String),
+    /// The end of a successful sync: the rows after the last checkpoint, with
+    /// its state (already counted) or, without one, just the rows.
+    Finish(Option<String>),
+}
+
+/// Writes one sync's records to a [`Sink`] running on its own thread.
+///
+/// Dropping a writer without [`finish`](Writer::finish) is an
+/// [`abort`](Writer::abort): the thread never outlives the writer.
 pub struct Writer {
-    job: String,
-    sink: Box<dyn Sink>,
     tables: HashMap<String, TableSchema>,
     pending: u64,
     max_pending: u64,
@@ -33,6 +66,11 @@ pub struct Writer {
     /// The first refused call: once set, nothing more is committed, so a
     /// connector that ignores an error cannot lose rows silently.
     failed: Option<WriteError>,
+    /// The queue to the sink thread; `None` once it was told to stop.
+    queue: Option<SyncSender<Op>>,
+    /// The sink thread's first error, seen by the connector on its next call.
+    sink_error: Arc<OnceLock<WriteError>>,
+    thread: Option<JoinHandle<()>>,
 }
 
 impl Writer {
@@ -49,15 +87,25 @@ impl Writer {
         for t in &tables {
             progress.declare(&t.name);
         }
+        let (queue, ops) = sync_channel(QUEUE_OPS);
+        let sink_error = Arc::new(OnceLock::new());
+        let thread = {
+            let (job, progress, error) = (job.to_owned(), progress.clone(), sink_error.clone());
+            std::thread::Builder::new()
+                .name(format!("airlock-sink-{job}"))
+                .spawn(move || run_sink(sink, &job, ops, &progress, &error))
+                .expect("spawning the sink thread")
+        };
         Writer {
-            job: job.to_owned(),
-            sink,
             tables: tables.into_iter().map(|t| (t.name.clone(), t)).collect(),
             pending: 0,
             max_pending,
             progress,
             state,
             failed: None,
+            queue: Some(queue),
+            sink_error,
+            thread: Some(thread),
         }
     }
 
@@ -69,9 +117,7 @@ impl Writer {
                 schema.check_row(row, i).map_err(WriteError::Invalid)?;
             }
             let n = rows.len() as u64;
-            w.sink
-                .upsert(table, rows)
-                .map_err(|e| WriteError::Destination(e.0))?;
+            w.send(Op::Upsert(table.to_owned(), rows))?;
             w.progress.add(table, |t| t.upserts += n);
             w.pending(n)
         })
@@ -85,9 +131,7 @@ impl Writer {
                 schema.check_key(key, i).map_err(WriteError::Invalid)?;
             }
             let n = keys.len() as u64;
-            w.sink
-                .delete(table, keys)
-                .map_err(|e| WriteError::Destination(e.0))?;
+            w.send(Op::Delete(table.to_owned(), keys))?;
             w.progress.add(table, |t| t.deletes += n);
             w.pending(n)
         })
@@ -97,48 +141,48 @@ impl Writer {
     pub fn truncate(&mut self, table: &str) -> Result<(), WriteError> {
         self.guard(|w| {
             w.schema(table)?;
-            w.sink
-                .truncate(table)
-                .map_err(|e| WriteError::Destination(e.0))?;
+            w.send(Op::Truncate(table.to_owned()))?;
             w.progress.add(table, |t| t.truncates += 1);
             Ok(())
         })
     }
 
-    /// Commits everything emitted so far together with `state`.
+    /// Commits everything emitted so far together with `state`. Returns once
+    /// the commit is queued; a failure of it is reported by a later call.
     pub fn checkpoint(&mut self, state: String) -> Result<(), WriteError> {
         self.guard(|w| {
-            w.sink
-                .commit(&w.job, &state)
-                .map_err(|e| WriteError::Destination(e.0))?;
+            w.send(Op::Commit(state.clone()))?;
             w.pending = 0;
             w.state = Some(state);
-            w.progress.checkpoint();
             Ok(())
         })
     }
 
     /// Called when `sync` returned Ok: commits the rows emitted after the last
-    /// checkpoint together with that checkpoint's state.
+    /// checkpoint together with that checkpoint's state, and waits until every
+    /// queued operation is done.
     pub fn finish(&mut self) -> Result<(), WriteError> {
-        if let Some(e) = &self.failed {
-            self.sink.abort();
-            return Err(e.clone());
+        if self.failed.is_none() {
+            // A send error means the thread stopped; `stop` records why.
+            let _ = self.send(Op::Finish(self.state.clone()));
         }
-        let done = match &self.state {
-            Some(state) => self.sink.commit(&self.job, state),
-            // Never checkpointed and had no state: the rows are durable, the cursor stays unset.
-            None => self.sink.flush(),
-        };
-        done.map_err(|e| WriteError::Destination(e.0))
+        self.stop();
+        match &self.failed {
+            Some(e) => Err(e.clone()),
+            None => Ok(()),
+        }
     }
 
-    /// Called when `sync` failed or trapped: drops what was not committed.
+    /// Called when `sync` failed or trapped: commits the checkpoints the
+    /// connector asked for before it failed, drops the rows after the last of
+    /// them, and waits until that is done.
     pub fn abort(&mut self) {
-        self.sink.abort();
+        self.stop();
     }
 
-    /// The first refused call, if any.
+    /// The first refused call, if any (after [`finish`](Writer::finish) or
+    /// [`abort`](Writer::abort), including a destination failure the connector
+    /// did not get to see).
     pub fn failure(&self) -> Option<&WriteError> {
         self.failed.as_ref()
     }
@@ -159,12 +203,41 @@ impl Writer {
         if self.pending >= self.max_pending {
             // Rows become durable ahead of the state, never the reverse: a crash
             // now replays them from the last checkpoint, and upserts are idempotent.
-            self.sink
-                .flush()
-                .map_err(|e| WriteError::Destination(e.0))?;
+            self.send(Op::Flush)?;
             self.pending = 0;
         }
         Ok(())
+    }
+
+    /// Queues `op`, waiting while the queue is full.
+    fn send(&mut self, op: Op) -> Result<(), WriteError> {
+        let queue = self.queue.as_ref().ok_or_else(stopped)?;
+        if queue.send(op).is_ok() {
+            return Ok(());
+        }
+        // The thread ended early: it failed (or panicked) and says why when joined.
+        self.stop();
+        Err(self.failed.clone().unwrap_or_else(stopped))
+    }
+
+    /// Closes the queue and waits for the sink thread to apply what is queued.
+    /// The thread then drops whatever was not committed. Records the thread's
+    /// error, if any, unless an earlier one is already recorded.
+    fn stop(&mut self) {
+        self.queue = None;
+        let Some(thread) = self.thread.take() else {
+            return;
+        };
+        let error = match thread.join() {
+            Ok(()) => self.sink_error.get().cloned(),
+            Err(panic) => Some(WriteError::Destination(format!(
+                "the destination crashed: {}",
+                panic_message(&*panic)
+            ))),
+        };
+        if self.failed.is_none() {
+            self.failed = error;
+        }
     }
 
     fn guard(
@@ -176,10 +249,240 @@ impl Writer {
                 "an earlier records call failed: {e}"
             )));
         }
-        let r = f(self);
+        // A destination failure since the last call is reported as that call would
+        // have reported it, had it waited for the destination.
+        let r = match self.sink_error.get() {
+            Some(e) => Err(e.clone()),
+            None => f(self),
+        };
         if let Err(e) = &r {
             self.failed = Some(e.clone());
         }
         r
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The error for a call made after the sink thread was told to stop.
+fn stopped() -> WriteError {
+    WriteError::Destination("the destination was already closed for this sync".into())
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
+    match (panic.downcast_ref::<&str>(), panic.downcast_ref::<String>()) {
+        (Some(s), _) => s,
+        (_, Some(s)) => s,
+        _ => "panic without a message",
+    }
+}
+
+/// The sink thread: applies `ops` in order until the queue closes, then drops
+/// what is not committed. After the first error it applies nothing more (the
+/// sink already dropped its uncommitted rows) but keeps draining the queue, so
+/// the connector never waits on a queue nobody reads.
+fn run_sink(
+    mut sink: Box<dyn Sink>,
+    job: &str,
+    ops: Receiver<Op>,
+    progress: &Progress,
+    error: &OnceLock<WriteError>,
+) {
+    for op in ops.iter() {
+        if error.get().is_some() {
+            continue;
+        }
+        let done = match op {
+            Op::Upsert(table, rows) => sink.upsert(&table, rows),
+            Op::Delete(table, keys) => sink.delete(&table, keys),
+            Op::Truncate(table) => sink.truncate(&table),
+            Op::Flush => sink.flush(),
+            Op::Commit(state) => sink.commit(job, &state).map(|()| progress.checkpoint()),
+            Op::Finish(Some(state)) => sink.commit(job, &state),
+            // Never checkpointed and had no state: the rows are durable, the cursor stays unset.
+            Op::Finish(None) => sink.flush(),
+        };
+        if let Err(e) = done {
+            sink.abort();
+            let _ = error.set(e.into());
+        }
+    }
+    sink.abort();
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::schema::{Column, ColumnType, Value};
+    use crate::sink::SinkResult;
+
+    /// What the fake destination holds: committed ids and state, commits so far.
+    #[derive(Default)]
+    struct Store {
+        pending: Vec<i64>,
+        rows: Vec<i64>,
+        state: Option<String>,
+        commits: usize,
+    }
+
+    /// A destination in memory whose commit number `fail_at` (1-based) fails.
+    struct Fake(Arc<Mutex<Store>>, usize);
+
+    impl Sink for Fake {
+        fn state(&mut self, _: &str) -> SinkResult<Option<String>> {
+            Ok(self.0.lock().unwrap().state.clone())
+        }
+        fn prepare(&mut self, _: &[TableSchema]) -> SinkResult<()> {
+            Ok(())
+        }
+        fn upsert(&mut self, _: &str, rows: Vec<Row>) -> SinkResult<()> {
+            let ids = rows.iter().map(|r| match r[0] {
+                Value::Int(i) => i,
+                _ => unreachable!(),
+            });
+            self.0.lock().unwrap().pending.extend(ids);
+            Ok(())
+        }
+        fn delete(&mut self, _: &str, _: Vec<Row>) -> SinkResult<()> {
+            Ok(())
+        }
+        fn truncate(&mut self, _: &str) -> SinkResult<()> {
+            Ok(())
+        }
+        fn flush(&mut self) -> SinkResult<()> {
+            let mut s = self.0.lock().unwrap();
+            let pending = std::mem::take(&mut s.pending);
+            s.rows.extend(pending);
+            Ok(())
+        }
+        fn commit(&mut self, _: &str, state: &str) -> SinkResult<()> {
+            let mut s = self.0.lock().unwrap();
+            s.commits += 1;
+            if s.commits == self.1 {
+                return Err(SinkError("table `t`: disk full".into()));
+            }
+            let pending = std::mem::take(&mut s.pending);
+            s.rows.extend(pending);
+            s.state = Some(state.into());
+            Ok(())
+        }
+        fn abort(&mut self) {
+            self.0.lock().unwrap().pending.clear();
+        }
+        fn reset(&mut self, _: &str) -> SinkResult<bool> {
+            Ok(false)
+        }
+    }
+
+    fn writer(fail_at: usize) -> (Writer, Arc<Mutex<Store>>, Arc<Progress>) {
+        let store = Arc::new(Mutex::new(Store::default()));
+        let table = TableSchema {
+            name: "t".into(),
+            columns: vec![Column {
+                name: "id".into(),
+                ty: ColumnType::Int,
+                nullable: false,
+            }],
+            primary_key: vec!["id".into()],
+        };
+        let progress = Arc::new(Progress::default());
+        let sink = Box::new(Fake(store.clone(), fail_at));
+        let w = Writer::new("job", sink, vec![table], None, 1000, progress.clone());
+        (w, store, progress)
+    }
+
+    fn ids(range: std::ops::Range<i64>) -> Vec<Row> {
+        range.map(|i| vec![Value::Int(i)]).collect()
+    }
+
+    #[test]
+    fn abort_commits_every_requested_checkpoint_and_drops_the_rest() {
+        let (mut w, store, progress) = writer(0);
+        w.upsert("t", ids(0..3)).unwrap();
+        w.checkpoint("s1".into()).unwrap();
+        w.upsert("t", ids(3..5)).unwrap();
+        w.checkpoint("s2".into()).unwrap();
+        w.upsert("t", ids(5..9)).unwrap();
+        w.abort();
+        let s = store.lock().unwrap();
+        assert_eq!(
+            (s.rows.clone(), s.state.as_deref()),
+            ((0..5).collect(), Some("s2"))
+        );
+        assert!(s.pending.is_empty());
+        assert_eq!(progress.snapshot().checkpoints, 2);
+        assert!(w.failure().is_none());
+    }
+
+    #[test]
+    fn finish_commits_the_tail_with_the_last_state_without_counting_it() {
+        let (mut w, store, progress) = writer(0);
+        w.upsert("t", ids(0..3)).unwrap();
+        w.checkpoint("s1".into()).unwrap();
+        w.upsert("t", ids(3..5)).unwrap();
+        w.finish().unwrap();
+        let s = store.lock().unwrap();
+        assert_eq!(
+            (s.rows.clone(), s.state.as_deref()),
+            ((0..5).collect(), Some("s1"))
+        );
+        assert_eq!(progress.snapshot().checkpoints, 1);
+    }
+
+    #[test]
+    fn a_destination_error_reaches_the_next_call_and_nothing_after_commits() {
+        let (mut w, store, progress) = writer(2);
+        w.upsert("t", ids(0..3)).unwrap();
+        w.checkpoint("s1".into()).unwrap();
+        w.upsert("t", ids(3..5)).unwrap();
+        w.checkpoint("s2".into()).unwrap(); // fails on the sink thread
+        let first = loop {
+            // The failure shows up once the thread got there; until then calls are queued.
+            if let Err(e) = w.upsert("t", ids(5..6)) {
+                break e.to_string();
+            }
+            std::thread::yield_now();
+        };
+        assert_eq!(first, "destination: table `t`: disk full");
+        let later = w.checkpoint("s3".into()).unwrap_err().to_string();
+        assert_eq!(later, format!("an earlier records call failed: {first}"));
+        assert_eq!(w.finish().unwrap_err().to_string(), first);
+        let s = store.lock().unwrap();
+        assert_eq!(
+            (s.rows.clone(), s.state.as_deref()),
+            ((0..3).collect(), Some("s1"))
+        );
+        assert_eq!(progress.snapshot().checkpoints, 1);
+    }
+
+    #[test]
+    fn an_error_first_seen_at_finish_is_returned_by_it() {
+        let (mut w, store, _) = writer(1);
+        w.upsert("t", ids(0..3)).unwrap();
+        w.checkpoint("s1".into()).unwrap_or_default();
+        let e = w.finish().unwrap_err().to_string();
+        assert_eq!(e, "destination: table `t`: disk full");
+        assert_eq!(store.lock().unwrap().state, None);
+    }
+
+    #[test]
+    fn dropping_a_writer_stops_its_thread_like_abort() {
+        let (mut w, store, _) = writer(0);
+        w.upsert("t", ids(0..2)).unwrap();
+        w.checkpoint("s1".into()).unwrap();
+        w.upsert("t", ids(2..4)).unwrap();
+        drop(w);
+        let s = store.lock().unwrap();
+        assert_eq!(
+            (s.rows.clone(), s.state.as_deref()),
+            ((0..2).collect(), Some("s1"))
+        );
+        assert!(s.pending.is_empty());
     }
 }

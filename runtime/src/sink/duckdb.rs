@@ -8,7 +8,10 @@
 //! then folded into the target with a few set-based statements that honour that
 //! order (the last operation on a key wins). Connectors that interleave deletes
 //! with upserts, as change-data-capture does, thus cost no more than those that
-//! don't. A killed process leaves exactly the last committed rows and state.
+//! don't. A batch of upserts whose single integer keys all lie above every key
+//! stored so far (a full sync in key order) cannot collide with a stored row,
+//! so it is appended straight to the target instead. A killed process leaves
+//! exactly the last committed rows and state.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -46,6 +49,14 @@ struct Table {
     /// Operations since the last flush, in arrival order: (is delete, row or key).
     pending: Vec<(bool, Row)>,
     deletes_pending: bool,
+    /// Set when the target's columns are exactly the declared ones (none JSON,
+    /// which needs the validating cast) plus airlock's two, and the key is one
+    /// integer column: every row in the target has a key below this. A batch
+    /// of new rows whose keys are all at or above it cannot collide with a
+    /// stored row, so it is appended straight to the target, skipping the
+    /// staging table and `INSERT OR REPLACE` (a full sync in key order).
+    /// Only ever raised, so a rolled-back append leaves it safely high.
+    keys_below: Option<i64>,
     /// Folds staged upserts into the target (used when no delete is pending).
     upsert_sql: String,
     /// Same without the last-write-wins pass, for batches resolved on the host
@@ -180,6 +191,12 @@ impl DuckDbSink {
         let sql = "CREATE TABLE IF NOT EXISTS _airlock_state (job VARCHAR PRIMARY KEY, \
                    state VARCHAR NOT NULL, checkpoints BIGINT NOT NULL, updated_at TIMESTAMP NOT NULL)";
         conn.execute_batch(sql).ctx("_airlock_state", "creating")?;
+        // DuckDB folds its WAL into the file (compressing every column of each
+        // touched row group anew) once the WAL passes this size. At the 16 MB
+        // default a sync rewrites its open row group many times over; a larger
+        // WAL costs only disk and replay time after a crash.
+        conn.execute_batch("SET checkpoint_threshold = '256MB'")
+            .ctx("*", "configuring DuckDB")?;
         Ok(Self {
             conn,
             tables: HashMap::new(),
@@ -298,6 +315,42 @@ impl DuckDbSink {
         Ok(ddl)
     }
 
+    /// The bound for [`Table::keys_below`] of a table just brought in line
+    /// with `schema`, or `None` if its rows cannot be appended directly.
+    fn keys_below(&self, schema: &TableSchema) -> SinkResult<Option<i64>> {
+        let [k] = schema.key_indices()[..] else {
+            return Ok(None);
+        };
+        let key = &schema.columns[k];
+        if key.ty != ColumnType::Int || schema.columns.iter().any(|c| c.ty == ColumnType::Json) {
+            return Ok(None);
+        }
+        let (name, target) = (&schema.name, quote(&schema.name));
+        let sql = "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() \
+                   AND schema_name = 'main' AND lower(table_name) = lower(?) ORDER BY column_index";
+        let mut stmt = self.conn.prepare(sql).ctx(name, "reading the catalog")?;
+        let columns = stmt
+            .query_map([name], |r| r.get::<_, String>(0))
+            .ctx(name, "reading the catalog")?
+            .collect::<duckdb::Result<Vec<_>>>()
+            .ctx(name, "reading the catalog")?;
+        let declared = schema.columns.iter().map(|c| c.name.as_str());
+        if !columns
+            .iter()
+            .map(String::as_str)
+            .eq(declared.chain([SYNCED_AT, DELETED]))
+        {
+            return Ok(None);
+        }
+        let sql = format!("SELECT max({}) FROM {target}", quote(&key.name));
+        let max: Option<i64> =
+            (self.conn.query_row(&sql, [], |r| r.get(0))).ctx(name, "reading the largest key")?;
+        Ok(match max {
+            None => Some(i64::MIN),
+            Some(m) => m.checked_add(1),
+        })
+    }
+
     fn prepare_table(&mut self, schema: &TableSchema) -> SinkResult<()> {
         let (name, target) = (&schema.name, quote(&schema.name));
         schema.validate().map_err(SinkError)?;
@@ -391,6 +444,7 @@ impl DuckDbSink {
             key: schema.key_indices(),
             pending: Vec::new(),
             deletes_pending: false,
+            keys_below: self.keys_below(schema)?,
             unique_sql: if key.is_empty() {
                 upsert_sql.clone()
             } else {
@@ -431,6 +485,20 @@ fn merge(conn: &Connection, t: &mut Table, at: &Value) -> SinkResult<()> {
     // For a single integer key the host resolves the batch to one row per key
     // (cheap with a hash map), so the database skips sorting by key.
     let resolved = resolve_int_keys(t);
+    if let Some(rows) = &resolved
+        && let Some(next) = new_keys(t, rows)
+    {
+        let mut app = conn.appender(&t.name).ctx(&t.name, "appending rows")?;
+        for &(i, _) in rows {
+            let row = t.pending[i].1.iter().chain([at, &FALSE]);
+            (app.append_row(appender_params_from_iter(row.map(Cell))))
+                .data_ctx(&t.name, "appending rows")?;
+        }
+        app.flush().data_ctx(&t.name, "appending rows")?;
+        t.keys_below = next;
+        t.pending.clear();
+        return Ok(());
+    }
     {
         let mut app = conn
             .appender_to_catalog_and_db(t.stage.trim_start_matches("temp.main."), "temp", "main")
@@ -485,9 +553,42 @@ fn merge(conn: &Connection, t: &mut Table, at: &Value) -> SinkResult<()> {
     }
     conn.execute_batch(&format!("DELETE FROM {}", t.stage))
         .ctx(&t.name, "clearing staged rows")?;
+    // Keys outside a resolved batch are not tracked: give up on appending directly.
+    t.keys_below = match (t.keys_below, &resolved) {
+        (Some(below), Some(rows)) => {
+            let max = rows.iter().map(|&(i, _)| int_key(t, i)).max();
+            max.map_or(Some(below), |m| m.checked_add(1).map(|m| m.max(below)))
+        }
+        _ => None,
+    };
     t.pending.clear();
     t.deletes_pending = false;
     Ok(())
+}
+
+/// The key of pending operation `i` of a table keyed by one integer column.
+fn int_key(t: &Table, i: usize) -> i64 {
+    let (is_delete, row) = &t.pending[i];
+    match row[if *is_delete { 0 } else { t.key[0] }] {
+        Value::Int(k) => k,
+        // `resolve_int_keys` accepted the batch, so every key is an integer.
+        _ => unreachable!("resolved batches have integer keys"),
+    }
+}
+
+/// For a resolved batch of upserts only whose keys are all new to the target
+/// (see [`Table::keys_below`]): the table's bound after appending it.
+fn new_keys(t: &Table, rows: &[(usize, Option<bool>)]) -> Option<Option<i64>> {
+    let below = t.keys_below?;
+    if t.deletes_pending {
+        return None;
+    }
+    let (mut min, mut max) = (i64::MAX, i64::MIN);
+    for &(i, _) in rows {
+        let k = int_key(t, i);
+        (min, max) = (min.min(k), max.max(k));
+    }
+    (min >= below).then(|| max.checked_add(1))
 }
 
 /// A key row widened to the staging table: key values in their columns, NULL
@@ -960,6 +1061,44 @@ mod tests {
         s.upsert("users", rows("1=b")).unwrap();
         s.commit("job", "s2").unwrap();
         assert_eq!(live(&s), "1=b");
+    }
+
+    #[test]
+    fn new_keys_append_directly_and_known_keys_still_replace() {
+        let (dir, mut s) = sink();
+        let below = |s: &DuckDbSink| s.tables["users"].keys_below;
+        assert_eq!(below(&s), Some(i64::MIN));
+        s.upsert("users", rows("2=a 1=b 2=c")).unwrap();
+        s.commit("job", "s1").unwrap(); // empty table: appended directly
+        assert_eq!(below(&s), Some(3));
+        s.upsert("users", rows("2=x 5=e")).unwrap();
+        s.commit("job", "s2").unwrap(); // 2 is stored: staged and replaced
+        assert_eq!(below(&s), Some(6));
+        s.upsert("users", rows("4=d 6=f")).unwrap();
+        s.delete("users", keys(&[4])).unwrap();
+        s.commit("job", "s3").unwrap(); // a delete: staged
+        assert_eq!(live(&s), "1=b 2=x 5=e 6=f");
+        drop(s);
+        let mut s = DuckDbSink::open(&dir.path().join("dest.duckdb")).unwrap();
+        s.prepare(&[users()]).unwrap();
+        assert_eq!(
+            below(&s),
+            Some(7),
+            "from the stored rows, deleted ones included"
+        );
+        s.upsert("users", rows("7=g 8=h")).unwrap();
+        s.commit("job", "s4").unwrap();
+        assert_eq!(below(&s), Some(9));
+        assert_eq!(live(&s), "1=b 2=x 5=e 6=f 7=g 8=h");
+        assert_eq!(query(&s, "SELECT count(*)::VARCHAR FROM users"), ["7"]);
+        let mut t = users();
+        t.columns.push(col("email", ColumnType::Text, true));
+        s.prepare(&[t]).unwrap();
+        assert_eq!(
+            below(&s),
+            None,
+            "an added column sits after airlock's: positions differ"
+        );
     }
 
     #[test]
