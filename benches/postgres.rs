@@ -3,7 +3,8 @@
 //!
 //! - **psql**: `\copy (select * from t) to /dev/null` — the source's own limit
 //!   (libpq, COPY text format, nothing written) — direct, and through
-//!   `ssh -N -L` over the bastion.
+//!   `ssh -N -L` over the bastion; each also with the connector's own query
+//!   (`order by updated_at nulls first, id`), which PostgreSQL has to sort.
 //! - **airlock**: the `guest-examples/postgres` connector, run in-process by
 //!   the library, syncing the table into a fresh DuckDB file — direct, and
 //!   through the same bastion (russh, `via.ssh`).
@@ -90,10 +91,18 @@ fn main() {
     let mut legs: Vec<Leg> = Vec::new();
     let mut _forward = None;
     if wanted("psql") {
-        legs.push(Leg::new("psql direct", psql_leg(&pg, pg.addr)));
+        legs.push(Leg::new("psql direct", psql_leg(&pg, pg.addr, PLAIN)));
+        legs.push(Leg::new(
+            "psql direct, ordered",
+            psql_leg(&pg, pg.addr, ORDERED),
+        ));
         let fwd = Forward::start(&bastion, pg.addr);
         let local = SocketAddr::from(([127, 0, 0, 1], fwd.port));
-        legs.push(Leg::new("psql via ssh -L", psql_leg(&pg, local)));
+        legs.push(Leg::new("psql via ssh -L", psql_leg(&pg, local, PLAIN)));
+        legs.push(Leg::new(
+            "psql via ssh -L, ordered",
+            psql_leg(&pg, local, ORDERED),
+        ));
         _forward = Some(fwd);
     }
     if wanted("airlock") {
@@ -222,17 +231,21 @@ fn copy_bytes(pg: &Postgres) -> u64 {
     n
 }
 
-/// `psql \copy (select * from t) to /dev/null`, connecting to `addr`.
-fn psql_leg(pg: &Postgres, addr: SocketAddr) -> Box<dyn FnMut() -> f64> {
+/// What psql copies: the whole table as it lies on disk.
+const PLAIN: &str = "select * from bench";
+/// The connector's own query for a first sync of an incremental table: the
+/// same rows in `(cursor, key)` order, which PostgreSQL sorts (the table has
+/// no index on `updated_at`). The fair reference for the airlock legs.
+const ORDERED: &str = "select * from bench order by updated_at nulls first, id";
+
+/// `psql \copy (query) to /dev/null`, connecting to `addr`.
+fn psql_leg(pg: &Postgres, addr: SocketAddr, query: &'static str) -> Box<dyn FnMut() -> f64> {
     let conninfo = pg.conninfo_via(addr, READER, READER_PASSWORD, "sslmode=require");
     Box::new(move || {
         let started = Instant::now();
         let out = Command::new(postgres::bindir().join("psql"))
             .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", &conninfo])
-            .args([
-                "-c",
-                &format!("\\copy (select * from {TABLE}) to /dev/null"),
-            ])
+            .args(["-c", &format!("\\copy ({query}) to /dev/null")])
             .output()
             .expect("psql");
         let secs = started.elapsed().as_secs_f64();
