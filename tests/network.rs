@@ -533,22 +533,15 @@ fn a_customers_reverse_forward_on_their_own_bastion_keeps_tls_on_the_real_name()
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let mut reverse = std::process::Command::new("ssh")
-        .args(["-F", "/dev/null", "-N", "-R"])
-        .arg(format!("127.0.0.1:{fwd}:127.0.0.1:{}", db.port()))
-        .args(["-p", &sshd.port.to_string(), "-i"])
-        .arg(d.join("customer"))
-        .arg("-o")
-        .arg(format!(
-            "UserKnownHostsFile={}",
-            d.join("known_hosts").display()
-        ))
-        .args(["-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes"])
-        .args(["-o", "ExitOnForwardFailure=yes", "-o", "IdentitiesOnly=yes"])
-        .arg(format!("{}@127.0.0.1", sshd::USER))
-        .stdin(std::process::Stdio::null())
-        .spawn()
-        .expect("run ssh -R");
+    let mut reverse = sshd::reverse_tunnel(
+        d,
+        "customer",
+        sshd.port,
+        &format!("127.0.0.1:{fwd}:127.0.0.1:{}", db.port()),
+        sshd::USER,
+    )
+    .spawn()
+    .expect("run ssh -R");
     let start = std::time::Instant::now();
     while std::net::TcpStream::connect(("127.0.0.1", fwd)).is_err() {
         assert!(

@@ -665,22 +665,15 @@ fn through_the_relay_with_a_stock_ssh_r() {
     )
     .unwrap();
     // The customer's DBA, inside their network: stock OpenSSH.
-    let mut customer = Command::new("ssh")
-        .args(["-F", "/dev/null", "-N", "-R"])
-        .arg(format!("15432:127.0.0.1:{}", pg.port()))
-        .args(["-p", &port.to_string(), "-i"])
-        .arg(d.join("customer"))
-        .arg("-o")
-        .arg(format!(
-            "UserKnownHostsFile={}",
-            d.join("known_hosts").display()
-        ))
-        .args(["-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes"])
-        .args(["-o", "ExitOnForwardFailure=yes", "-o", "IdentitiesOnly=yes"])
-        .arg("tunnel@127.0.0.1")
-        .stdin(Stdio::null())
-        .spawn()
-        .expect("ssh -R");
+    let mut customer = sshd::reverse_tunnel(
+        d,
+        "customer",
+        port,
+        &format!("15432:127.0.0.1:{}", pg.port()),
+        "tunnel",
+    )
+    .spawn()
+    .expect("ssh -R");
     let started = Instant::now();
     while !relay.status().iter().any(|t| t.up) {
         assert!(started.elapsed() < Duration::from_secs(15), "tunnel not up");

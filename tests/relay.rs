@@ -434,32 +434,13 @@ impl Autossh {
 /// The customer's `ssh -N -R FORWARD_PORT:127.0.0.1:TARGET` to the relay on
 /// `relay_port`, with key `dir/key`, the relay pinned in `dir/known_hosts`.
 fn ssh_command(dir: &Path, relay_port: u16, key: &str, forward_port: u16, target: u16) -> Command {
-    let mut c = Command::new("ssh");
-    c.args(["-F", "/dev/null", "-N", "-R"])
-        .arg(format!("{forward_port}:127.0.0.1:{target}"))
-        .args(["-p", &relay_port.to_string(), "-i"])
-        .arg(dir.join(key))
-        .args([
-            "-o",
-            "StrictHostKeyChecking=yes",
-            "-o",
-            &format!("UserKnownHostsFile={}", dir.join("known_hosts").display()),
-            "-o",
-            "ExitOnForwardFailure=yes",
-            "-o",
-            "BatchMode=yes",
-            "-o",
-            "IdentitiesOnly=yes",
-            "-o",
-            "ServerAliveInterval=5",
-            "-o",
-            "ConnectTimeout=5",
-            "tunneluser@127.0.0.1",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    c
+    harness::sshd::reverse_tunnel(
+        dir,
+        key,
+        relay_port,
+        &format!("{forward_port}:127.0.0.1:{target}"),
+        "tunneluser",
+    )
 }
 
 impl Drop for Autossh {

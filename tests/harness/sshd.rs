@@ -196,6 +196,29 @@ pub fn run(cmd: &mut Command) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// A customer's stock `ssh -N -R FORWARD` (e.g. `"15432:127.0.0.1:5432"`) to
+/// `login@127.0.0.1:port`, with key `dir/key` and the server pinned in
+/// `dir/known_hosts` — what the customer's DBA runs. stderr is piped.
+pub fn reverse_tunnel(dir: &Path, key: &str, port: u16, forward: &str, login: &str) -> Command {
+    let mut c = Command::new("ssh");
+    c.args(["-F", "/dev/null", "-N", "-R", forward])
+        .args(["-p", &port.to_string(), "-i"])
+        .arg(dir.join(key))
+        .arg("-o")
+        .arg(format!(
+            "UserKnownHostsFile={}",
+            dir.join("known_hosts").display()
+        ))
+        .args(["-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes"])
+        .args(["-o", "ExitOnForwardFailure=yes", "-o", "IdentitiesOnly=yes"])
+        .args(["-o", "ServerAliveInterval=5", "-o", "ConnectTimeout=5"])
+        .arg(format!("{login}@127.0.0.1"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    c
+}
+
 /// A client key made by `ssh-keygen` (`args` e.g. `["-t", "rsa", "-m", "PEM"]`)
 /// with `passphrase` ("" for none): returns (private key text, public line).
 pub fn ssh_keygen(dir: &Path, name: &str, args: &[&str], passphrase: &str) -> (String, String) {
