@@ -180,7 +180,7 @@ pub use error::{Error, ErrorKind, Result};
 pub use net::{Connection, Endpoint, NetError, NetErrorKind, TlsMode};
 pub use output::{MAX_BATCH_BYTES, MAX_BATCH_ROWS, Output};
 pub use schema::{ColumnType, DecimalSpec, Table};
-pub use value::{Row, Value};
+pub use value::{Row, Value, days_from_civil};
 
 /// The crates a connector's `Config` and `State` derive from, re-exported so a
 /// connector can pin the same versions as the sdk.

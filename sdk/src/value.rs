@@ -29,6 +29,20 @@ pub use wit::Value;
 /// [`row!`](crate::row).
 pub type Row = Vec<Value>;
 
+/// Days since 1970-01-01 of a date in the proleptic Gregorian calendar
+/// (year 0 is 1 BC; negative years work), as [`Value::Date`] and, times
+/// 86,400,000,000, [`Value::Timestamp`] count. Month 1..=12 and day 1..=31 are
+/// not checked. Howard Hinnant's era-based `days_from_civil`.
+pub fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 impl Value {
     /// A `timestamp` cell: microseconds since 1970-01-01T00:00:00Z.
     pub fn timestamp_micros(micros: i64) -> Value {
@@ -180,6 +194,10 @@ mod tests {
         assert_eq!(Value::decimal("-1.50"), Value::Decimal("-1.50".into()));
         assert_eq!(Value::timestamp_micros(5), Value::Timestamp(5));
         assert_eq!(Value::date_days(-1), Value::Date(-1));
+        assert_eq!(days_from_civil(1970, 1, 1), 0);
+        assert_eq!(days_from_civil(2000, 3, 1), 11_017);
+        assert_eq!(days_from_civil(1969, 12, 31), -1);
+        assert_eq!(days_from_civil(0, 3, 1), -719_468);
         assert_ne!(Value::Int(1), Value::Timestamp(1));
     }
 

@@ -7,7 +7,7 @@
 //! works on the raw bytes of the `DataRow`: numbers and times allocate
 //! nothing; text, bytes, decimals and JSON allocate exactly their own payload.
 
-use airlock_sdk::{ColumnType, Value};
+use airlock_sdk::{ColumnType, Value, days_from_civil};
 
 /// Built-in type OIDs (fixed in `pg_type.dat`, the same on every server).
 mod oid {
@@ -362,18 +362,6 @@ impl Cursor<'_> {
         let year = if bc { 1 - year } else { year };
         Some(days_from_civil(year, month, day))
     }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
-/// `days_from_civil`), valid for negative years too.
-pub fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 #[cfg(test)]

@@ -1,6 +1,8 @@
 //! RFC 3339 timestamps to microseconds since the Unix epoch, without pulling a
 //! date crate into the guest for one function.
 
+use airlock_sdk::days_from_civil;
+
 /// Parses `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)` (RFC 3339; `t`/`z` and a
 /// space for `T` accepted) to microseconds since 1970-01-01T00:00:00Z.
 /// Digits past microseconds are truncated. `None` if it is not such a timestamp.
@@ -80,18 +82,6 @@ fn days_in_month(year: i64, month: i64) -> i64 {
         4 | 6 | 9 | 11 => 30,
         _ => 31,
     }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's era-based
-/// algorithm).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 #[cfg(test)]
