@@ -4,22 +4,29 @@
 //! Upserts and deletes are kept in memory per table, in the order they arrived
 //! (the job's writer bounds how many), and land in one short transaction per
 //! flush or checkpoint: the batch is appended with DuckDB's appender (never a
-//! statement per row) to a TEMP staging table that records each row's operation,
-//! then folded into the target with a few set-based statements that honour that
-//! order (the last operation on a key wins). Connectors that interleave deletes
+//! statement per row; as Arrow columns, so a data chunk at a time, unless a
+//! value needs DuckDB's own conversion, see [`columns`]) to a TEMP staging
+//! table that records each row's operation, then folded into the target with
+//! a few set-based statements that honour that order (the last operation on a
+//! key wins). Connectors that interleave deletes
 //! with upserts, as change-data-capture does, thus cost no more than those that
 //! don't. A batch of upserts whose single integer keys all lie above every key
 //! stored so far (a full sync in key order) cannot collide with a stored row,
 //! so it is appended straight to the target instead. A killed process leaves
 //! exactly the last committed rows and state.
 
+mod columns;
+
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use duckdb::arrow::array::TimestampMicrosecondArray;
 use duckdb::types::{TimeUnit, ToSqlOutput, ValueRef};
 use duckdb::{Connection, OptionalExt, ToSql, appender_params_from_iter};
 
+use self::columns::Cells;
 use super::{Sink, SinkError, SinkResult};
 use crate::schema::{Column, ColumnType, Row, TableSchema, Value};
 
@@ -44,7 +51,8 @@ pub struct DuckDbSink {
 struct Table {
     name: String,
     stage: String,
-    width: usize,
+    /// The declared column types, in order.
+    types: Vec<ColumnType>,
     key: Vec<usize>,
     /// Operations since the last flush, in arrival order: (is delete, row or key).
     pending: Vec<(bool, Row)>,
@@ -125,11 +133,12 @@ fn stage_type(ty: ColumnType) -> String {
     }
 }
 
-fn now() -> Value {
+/// The current time in microseconds since the Unix epoch.
+fn now() -> i64 {
     let since = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
-    Value::Timestamp(since.as_micros() as i64)
+    since.as_micros() as i64
 }
 
 /// Attaches a table and action to DuckDB errors.
@@ -221,7 +230,7 @@ impl DuckDbSink {
         let result = self.begin().and_then(|()| {
             let at = now();
             for t in self.tables.values_mut() {
-                merge(&self.conn, t, &at)?;
+                merge(&self.conn, t, at)?;
             }
             f(&self.conn)?;
             self.conn.execute_batch("COMMIT").ctx("*", "COMMIT")
@@ -440,7 +449,7 @@ impl DuckDbSink {
         let t = Table {
             name: name.clone(),
             stage: stage_ref.clone(),
-            width: schema.columns.len(),
+            types: schema.columns.iter().map(|c| c.ty).collect(),
             key: schema.key_indices(),
             pending: Vec::new(),
             deletes_pending: false,
@@ -478,10 +487,11 @@ fn lookup<'a>(tables: &'a mut HashMap<String, Table>, name: &str) -> SinkResult<
 
 /// Appends a table's pending operations to its staging table, then folds them
 /// into the target. Runs inside the caller's transaction.
-fn merge(conn: &Connection, t: &mut Table, at: &Value) -> SinkResult<()> {
+fn merge(conn: &Connection, t: &mut Table, at: i64) -> SinkResult<()> {
     if t.pending.is_empty() {
         return Ok(());
     }
+    let at_value = Value::Timestamp(at);
     // For a single integer key the host resolves the batch to one row per key
     // (cheap with a hash map), so the database skips sorting by key.
     let resolved = resolve_int_keys(t);
@@ -489,10 +499,23 @@ fn merge(conn: &Connection, t: &mut Table, at: &Value) -> SinkResult<()> {
         && let Some(next) = new_keys(t, rows)
     {
         let mut app = conn.appender(&t.name).ctx(&t.name, "appending rows")?;
-        for &(i, _) in rows {
-            let row = t.pending[i].1.iter().chain([at, &FALSE]);
-            (app.append_row(appender_params_from_iter(row.map(Cell))))
-                .data_ctx(&t.name, "appending rows")?;
+        let cells: Vec<Cells> = rows
+            .iter()
+            .map(|&(i, _)| Cells::Full(&t.pending[i].1))
+            .collect();
+        if let Some(mut cols) = columns::columns(&t.types, &t.key, &cells) {
+            cols.push(Arc::new(TimestampMicrosecondArray::from_value(
+                at,
+                cells.len(),
+            )));
+            cols.push(columns::flags(cells.iter().map(|_| Some(false))));
+            (app.append_record_batch(columns::batch(cols))).data_ctx(&t.name, "appending rows")?;
+        } else {
+            for &(i, _) in rows {
+                let row = t.pending[i].1.iter().chain([&at_value, &FALSE]);
+                (app.append_row(appender_params_from_iter(row.map(Cell))))
+                    .data_ctx(&t.name, "appending rows")?;
+            }
         }
         app.flush().data_ctx(&t.name, "appending rows")?;
         t.keys_below = next;
@@ -503,52 +526,63 @@ fn merge(conn: &Connection, t: &mut Table, at: &Value) -> SinkResult<()> {
         let mut app = conn
             .appender_to_catalog_and_db(t.stage.trim_start_matches("temp.main."), "temp", "main")
             .ctx(&t.name, "staging rows")?;
-        let (width, key) = (t.width, &t.key[..]);
-        let key_row =
-            |row, flag| appender_params_from_iter(key_cells(width, key, row, flag).map(Cell));
-        let flag = |b: bool| if b { &TRUE } else { &FALSE };
-        match &resolved {
-            Some(rows) => {
-                for &(i, deleted) in rows {
+        // Each staged row with its operation flag (see `IS_DELETE`).
+        let staged: Vec<(Cells, Option<bool>)> = match &resolved {
+            Some(rows) => (rows.iter())
+                .map(|&(i, deleted)| {
                     let row = &t.pending[i].1;
-                    let appended = match deleted {
-                        Some(d) => app.append_row(appender_params_from_iter(
-                            row.iter().chain([flag(d)]).map(Cell),
-                        )),
-                        None => app.append_row(key_row(row, &NULL)),
-                    };
-                    appended.data_ctx(&t.name, "staging rows")?;
-                }
-            }
-            None => {
-                for (is_delete, row) in &t.pending {
-                    let appended = if *is_delete {
-                        app.append_row(key_row(row, &TRUE))
-                    } else {
-                        app.append_row(appender_params_from_iter(
-                            row.iter().chain([&FALSE]).map(Cell),
-                        ))
-                    };
-                    appended.data_ctx(&t.name, "staging rows")?;
-                }
+                    (
+                        deleted.map_or(Cells::Key(row), |_| Cells::Full(row)),
+                        deleted,
+                    )
+                })
+                .collect(),
+            None => (t.pending.iter())
+                .map(|(is_delete, row)| match is_delete {
+                    true => (Cells::Key(row), Some(true)),
+                    false => (Cells::Full(row), Some(false)),
+                })
+                .collect(),
+        };
+        let cells: Vec<Cells> = staged.iter().map(|s| s.0).collect();
+        if let Some(mut cols) = columns::columns(&t.types, &t.key, &cells) {
+            cols.push(columns::flags(staged.iter().map(|s| s.1)));
+            (app.append_record_batch(columns::batch(cols))).data_ctx(&t.name, "staging rows")?;
+        } else {
+            let (width, key) = (t.types.len(), &t.key[..]);
+            for &(cells, flag) in &staged {
+                let flag = match flag {
+                    None => &NULL,
+                    Some(true) => &TRUE,
+                    Some(false) => &FALSE,
+                };
+                let appended = match cells {
+                    Cells::Full(row) => app.append_row(appender_params_from_iter(
+                        row.iter().chain([flag]).map(Cell),
+                    )),
+                    Cells::Key(row) => app.append_row(appender_params_from_iter(
+                        key_cells(width, key, row, flag).map(Cell),
+                    )),
+                };
+                appended.data_ctx(&t.name, "staging rows")?;
             }
         }
         app.flush().data_ctx(&t.name, "staging rows")?;
     }
     if let Some(rows) = &resolved {
-        conn.execute(&t.unique_sql, [Cell(at)])
+        conn.execute(&t.unique_sql, [Cell(&at_value)])
             .data_ctx(&t.name, "merging rows")?;
         if rows.iter().any(|(_, d)| d.is_none()) {
-            conn.execute(&t.resolved_delete_sql, [Cell(at)])
+            conn.execute(&t.resolved_delete_sql, [Cell(&at_value)])
                 .data_ctx(&t.name, "deleting rows")?;
         }
     } else if t.deletes_pending {
-        conn.execute(&t.merge_sql, [Cell(at)])
+        conn.execute(&t.merge_sql, [Cell(&at_value)])
             .data_ctx(&t.name, "merging rows")?;
-        conn.execute(&t.delete_sql, [Cell(at)])
+        conn.execute(&t.delete_sql, [Cell(&at_value)])
             .data_ctx(&t.name, "deleting rows")?;
     } else {
-        conn.execute(&t.upsert_sql, [Cell(at)])
+        conn.execute(&t.upsert_sql, [Cell(&at_value)])
             .data_ctx(&t.name, "merging rows")?;
     }
     conn.execute_batch(&format!("DELETE FROM {}", t.stage))
@@ -680,7 +714,7 @@ impl Sink for DuckDbSink {
         );
         let done = self
             .conn
-            .execute(&sql, [Cell(&now())])
+            .execute(&sql, [Cell(&Value::Timestamp(now()))])
             .ctx(table, "truncating")
             .map(drop);
         if done.is_err() {
@@ -702,7 +736,7 @@ impl Sink for DuckDbSink {
             let sql = "INSERT OR REPLACE INTO _airlock_state \
                        SELECT ?, ?, coalesce((SELECT checkpoints FROM _airlock_state WHERE job = ?), 0) + 1, \
                        CAST(? AS TIMESTAMP)";
-            let params: [&dyn ToSql; 4] = [&job, &state, &job, &Cell(&now())];
+            let params: [&dyn ToSql; 4] = [&job, &state, &job, &Cell(&Value::Timestamp(now()))];
             conn.execute(sql, params).ctx("_airlock_state", &format!("saving the state of job `{job}`")).map(drop)
         })
     }
@@ -1047,6 +1081,51 @@ mod tests {
             n("SELECT count(*)::VARCHAR FROM users WHERE name = 'again' AND NOT _airlock_deleted"),
             "334"
         );
+    }
+
+    #[test]
+    fn decimals_append_as_columns_exactly_as_duckdb_casts_them() {
+        // Every storage width DuckDB uses for DECIMAL, over more rows than one
+        // data chunk; rows appended directly as columns must equal DuckDB's
+        // own cast of the same text. The second batch needs rounding, so it
+        // takes the row-by-row path and still lands.
+        let (_dir, mut s) = sink();
+        let dec = |name: &str, precision, scale| {
+            col(name, ColumnType::Decimal { precision, scale }, true)
+        };
+        let cols = vec![
+            col("id", ColumnType::Int, false),
+            col("s", ColumnType::Text, true),
+            dec("d4", 4, 1),
+            dec("d9", 9, 2),
+            dec("d18", 18, 3),
+            dec("d38", 38, 10),
+        ];
+        s.prepare(&[table("dec", cols, &["id"])]).unwrap();
+        let row = |id: i64, text: String| {
+            let d = |t: &str| Value::Decimal(t.into());
+            let mut r = vec![Value::Int(id), Value::Text(text.clone())];
+            r.extend([d(&text), d(&text), d(&text), d(&text)]);
+            r
+        };
+        let batch = (0..5000)
+            .map(|i| row(i, format!("{}.{}", i / 10 - 250, i % 10)))
+            .collect();
+        s.upsert("dec", batch).unwrap();
+        s.commit("job", "1").unwrap();
+        s.upsert("dec", vec![row(9000, "-1.25".into())]).unwrap();
+        s.commit("job", "2").unwrap();
+        let sql = "SELECT count(*)::VARCHAR FROM dec WHERE d4 = s::DECIMAL(4,1) \
+                   AND d9 = s::DECIMAL(9,2) AND d18 = s::DECIMAL(18,3) AND d38 = s::DECIMAL(38,10)";
+        assert_eq!(query(&s, sql), ["5001"]);
+        let sql =
+            "SELECT concat_ws('|', d4, d18, d38) FROM dec WHERE id IN (0, 4999, 9000) ORDER BY id";
+        let want = [
+            "-250.0|-250.000|-250.0000000000",
+            "249.9|249.900|249.9000000000",
+            "-1.3|-1.250|-1.2500000000",
+        ];
+        assert_eq!(query(&s, sql), want);
     }
 
     #[test]
