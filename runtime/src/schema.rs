@@ -113,6 +113,21 @@ impl Value {
 /// A row: one value per column, in the table's column order.
 pub type Row = Vec<Value>;
 
+/// Bytes `rows` occupy in the host: the cells plus the text and bytes they own.
+pub fn rows_bytes(rows: &[Row]) -> u64 {
+    let cell = std::mem::size_of::<Value>() as u64;
+    rows.iter()
+        .flatten()
+        .map(|v| {
+            cell + match v {
+                Value::Text(s) | Value::Decimal(s) | Value::Json(s) => s.len() as u64,
+                Value::Bytes(b) => b.len() as u64,
+                _ => 0,
+            }
+        })
+        .sum()
+}
+
 /// One column of a table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Column {

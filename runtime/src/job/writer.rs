@@ -11,16 +11,20 @@
 
 use std::collections::HashMap;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::thread::JoinHandle;
 
 use super::progress::Progress;
-use crate::schema::{Row, TableSchema};
+use crate::schema::{Row, TableSchema, rows_bytes};
 use crate::sink::{Sink, SinkError};
 
-/// Operations queued for the sink thread. With batches bounded by the host-call
-/// payload limit, this bounds what is in flight to this many of them.
+/// Operations queued for the sink thread.
 const QUEUE_OPS: usize = 8;
+/// Bytes of rows queued for the sink thread. Eight batches of the host-call
+/// payload limit (64 MiB) would be half a GiB; this keeps the queue to a few
+/// SDK batches' worth, which is all the overlap needs. One batch larger than
+/// this is still accepted when the queue is empty.
+const QUEUE_BYTES: u64 = 16 << 20;
 
 /// Why a records call was refused. The message is for the connector author.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -41,8 +45,9 @@ impl From<SinkError> for WriteError {
 
 /// One step for the sink thread, applied in the order the connector asked.
 enum Op {
-    Upsert(String, Vec<Row>),
-    Delete(String, Vec<Row>),
+    /// Rows, and the bytes they hold of the queue's [`Budget`].
+    Upsert(String, Vec<Row>, u64),
+    Delete(String, Vec<Row>, u64),
     Truncate(String),
     Flush,
     /// A checkpoint: counted in [`Progress`] once committed.
@@ -50,6 +55,49 @@ enum Op {
     /// The end of a successful sync: the rows after the last checkpoint, with
     /// its state (already counted) or, without one, just the rows.
     Finish(Option<String>),
+}
+
+/// The bytes of rows in the queue, bounded by [`QUEUE_BYTES`]: the connector
+/// waits for room, the sink thread gives it back as it applies them.
+#[derive(Default)]
+struct Budget {
+    /// Bytes queued, and whether the sink thread has ended (then nothing waits).
+    used: Mutex<(u64, bool)>,
+    freed: Condvar,
+}
+
+impl Budget {
+    /// Takes `n` bytes, waiting while the queue holds other rows and `n` more
+    /// would pass the bound.
+    fn take(&self, n: u64) {
+        let mut g = self.used.lock().unwrap_or_else(|e| e.into_inner());
+        while g.0 > 0 && g.0 + n > QUEUE_BYTES && !g.1 {
+            g = self.freed.wait(g).unwrap_or_else(|e| e.into_inner());
+        }
+        g.0 += n;
+    }
+
+    /// Gives back `n` bytes.
+    fn give(&self, n: u64) {
+        let mut g = self.used.lock().unwrap_or_else(|e| e.into_inner());
+        g.0 = g.0.saturating_sub(n);
+        self.freed.notify_all();
+    }
+
+    /// The sink thread ended (also by a panic): nobody will give bytes back.
+    fn close(&self) {
+        self.used.lock().unwrap_or_else(|e| e.into_inner()).1 = true;
+        self.freed.notify_all();
+    }
+}
+
+/// Closes the [`Budget`] when the sink thread ends, however it ends.
+struct CloseOnExit(Arc<Budget>);
+
+impl Drop for CloseOnExit {
+    fn drop(&mut self) {
+        self.0.close();
+    }
 }
 
 /// Writes one sync's records to a [`Sink`] running on its own thread.
@@ -68,6 +116,8 @@ pub struct Writer {
     failed: Option<WriteError>,
     /// The queue to the sink thread; `None` once it was told to stop.
     queue: Option<SyncSender<Op>>,
+    /// Bytes of rows in the queue.
+    budget: Arc<Budget>,
     /// The sink thread's first error, seen by the connector on its next call.
     sink_error: Arc<OnceLock<WriteError>>,
     thread: Option<JoinHandle<()>>,
@@ -89,11 +139,16 @@ impl Writer {
         }
         let (queue, ops) = sync_channel(QUEUE_OPS);
         let sink_error = Arc::new(OnceLock::new());
+        let budget = Arc::new(Budget::default());
         let thread = {
             let (job, progress, error) = (job.to_owned(), progress.clone(), sink_error.clone());
+            let budget = budget.clone();
             std::thread::Builder::new()
                 .name(format!("airlock-sink-{job}"))
-                .spawn(move || run_sink(sink, &job, ops, &progress, &error))
+                .spawn(move || {
+                    let _close = CloseOnExit(budget.clone());
+                    run_sink(sink, &job, ops, &progress, &error, &budget)
+                })
                 .expect("spawning the sink thread")
         };
         Writer {
@@ -104,6 +159,7 @@ impl Writer {
             state,
             failed: None,
             queue: Some(queue),
+            budget,
             sink_error,
             thread: Some(thread),
         }
@@ -117,7 +173,9 @@ impl Writer {
                 schema.check_row(row, i).map_err(WriteError::Invalid)?;
             }
             let n = rows.len() as u64;
-            w.send(Op::Upsert(table.to_owned(), rows))?;
+            let bytes = rows_bytes(&rows);
+            w.budget.take(bytes);
+            w.send(Op::Upsert(table.to_owned(), rows, bytes))?;
             w.progress.add(table, |t| t.upserts += n);
             w.pending(n)
         })
@@ -131,7 +189,9 @@ impl Writer {
                 schema.check_key(key, i).map_err(WriteError::Invalid)?;
             }
             let n = keys.len() as u64;
-            w.send(Op::Delete(table.to_owned(), keys))?;
+            let bytes = rows_bytes(&keys);
+            w.budget.take(bytes);
+            w.send(Op::Delete(table.to_owned(), keys, bytes))?;
             w.progress.add(table, |t| t.deletes += n);
             w.pending(n)
         })
@@ -291,14 +351,19 @@ fn run_sink(
     ops: Receiver<Op>,
     progress: &Progress,
     error: &OnceLock<WriteError>,
+    budget: &Budget,
 ) {
     for op in ops.iter() {
+        // The rows leave the queue now (into the sink's own bounded window, or dropped).
+        if let Op::Upsert(_, _, bytes) | Op::Delete(_, _, bytes) = &op {
+            budget.give(*bytes);
+        }
         if error.get().is_some() {
             continue;
         }
         let done = match op {
-            Op::Upsert(table, rows) => sink.upsert(&table, rows),
-            Op::Delete(table, keys) => sink.delete(&table, keys),
+            Op::Upsert(table, rows, _) => sink.upsert(&table, rows),
+            Op::Delete(table, keys, _) => sink.delete(&table, keys),
             Op::Truncate(table) => sink.truncate(&table),
             Op::Flush => sink.flush(),
             Op::Commit(state) => sink.commit(job, &state).map(|()| progress.checkpoint()),
@@ -484,5 +549,26 @@ mod tests {
             ((0..2).collect(), Some("s1"))
         );
         assert!(s.pending.is_empty());
+    }
+
+    #[test]
+    fn the_queue_holds_a_bounded_number_of_bytes() {
+        let budget = Arc::new(Budget::default());
+        budget.take(QUEUE_BYTES - 1);
+        // One more byte fits; a big batch then waits until rows leave the queue.
+        budget.take(1);
+        let waiter = {
+            let budget = budget.clone();
+            std::thread::spawn(move || budget.take(QUEUE_BYTES))
+        };
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        assert!(!waiter.is_finished(), "a batch past the bound must wait");
+        budget.give(QUEUE_BYTES);
+        waiter.join().unwrap();
+        // Alone, a batch larger than the bound still goes; a closed budget never blocks.
+        budget.give(QUEUE_BYTES);
+        budget.take(3 * QUEUE_BYTES);
+        budget.close();
+        budget.take(QUEUE_BYTES);
     }
 }
