@@ -10,9 +10,10 @@
 //! and reach the call that sent it.
 
 use std::collections::HashMap;
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use super::progress::Progress;
 use crate::schema::{Row, TableSchema, rows_bytes};
@@ -25,6 +26,10 @@ const QUEUE_OPS: usize = 8;
 /// SDK batches' worth, which is all the overlap needs. One batch larger than
 /// this is still accepted when the queue is empty.
 const QUEUE_BYTES: u64 = 16 << 20;
+/// How long the connector waits for room in the queue before the sync fails:
+/// a destination that applies nothing for this long is stuck (a lock held by
+/// another process, a full disk), not slow.
+const QUEUE_WAIT: Duration = Duration::from_secs(600);
 
 /// Why a records call was refused. The message is for the connector author.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -45,9 +50,8 @@ impl From<SinkError> for WriteError {
 
 /// One step for the sink thread, applied in the order the connector asked.
 enum Op {
-    /// Rows, and the bytes they hold of the queue's [`Budget`].
-    Upsert(String, Vec<Row>, u64),
-    Delete(String, Vec<Row>, u64),
+    Upsert(String, Vec<Row>),
+    Delete(String, Vec<Row>),
     Truncate(String),
     Flush,
     /// A checkpoint: counted in [`Progress`] once committed.
@@ -57,36 +61,67 @@ enum Op {
     Finish(Option<String>),
 }
 
-/// The bytes of rows in the queue, bounded by [`QUEUE_BYTES`]: the connector
-/// waits for room, the sink thread gives it back as it applies them.
-#[derive(Default)]
+/// What the queue to the sink thread holds, bounded by [`QUEUE_OPS`]
+/// operations and [`QUEUE_BYTES`] of rows: the connector waits for room (at
+/// most `wait`), the sink thread gives it back as it takes operations out.
 struct Budget {
-    /// Bytes queued, and whether the sink thread has ended (then nothing waits).
-    used: Mutex<(u64, bool)>,
+    used: Mutex<Used>,
     freed: Condvar,
+    wait: Duration,
+}
+
+#[derive(Default)]
+struct Used {
+    ops: usize,
+    bytes: u64,
+    /// The sink thread has ended (also by a panic): nothing waits any more.
+    closed: bool,
 }
 
 impl Budget {
-    /// Takes `n` bytes, waiting while the queue holds other rows and `n` more
-    /// would pass the bound.
-    fn take(&self, n: u64) {
-        let mut g = self.used.lock().unwrap_or_else(|e| e.into_inner());
-        while g.0 > 0 && g.0 + n > QUEUE_BYTES && !g.1 {
-            g = self.freed.wait(g).unwrap_or_else(|e| e.into_inner());
+    fn new(wait: Duration) -> Budget {
+        Budget {
+            used: Mutex::default(),
+            freed: Condvar::new(),
+            wait,
         }
-        g.0 += n;
     }
 
-    /// Gives back `n` bytes.
-    fn give(&self, n: u64) {
+    /// Takes room for one operation holding `bytes` of rows, waiting while the
+    /// queue is full. `false`: no room came within the wait.
+    fn take(&self, bytes: u64) -> bool {
+        let deadline = Instant::now() + self.wait;
         let mut g = self.used.lock().unwrap_or_else(|e| e.into_inner());
-        g.0 = g.0.saturating_sub(n);
+        let full = |u: &Used| {
+            !u.closed && (u.ops >= QUEUE_OPS || (u.bytes > 0 && u.bytes + bytes > QUEUE_BYTES))
+        };
+        while full(&g) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            g = self
+                .freed
+                .wait_timeout(g, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        g.ops += 1;
+        g.bytes += bytes;
+        true
+    }
+
+    /// Gives back one operation's room.
+    fn give(&self, bytes: u64) {
+        let mut g = self.used.lock().unwrap_or_else(|e| e.into_inner());
+        g.ops = g.ops.saturating_sub(1);
+        g.bytes = g.bytes.saturating_sub(bytes);
         self.freed.notify_all();
     }
 
-    /// The sink thread ended (also by a panic): nobody will give bytes back.
+    /// The sink thread ended: nobody will give room back.
     fn close(&self) {
-        self.used.lock().unwrap_or_else(|e| e.into_inner()).1 = true;
+        self.used.lock().unwrap_or_else(|e| e.into_inner()).closed = true;
         self.freed.notify_all();
     }
 }
@@ -114,9 +149,10 @@ pub struct Writer {
     /// The first refused call: once set, nothing more is committed, so a
     /// connector that ignores an error cannot lose rows silently.
     failed: Option<WriteError>,
-    /// The queue to the sink thread; `None` once it was told to stop.
-    queue: Option<SyncSender<Op>>,
-    /// Bytes of rows in the queue.
+    /// The queue to the sink thread (each operation with the bytes of rows it
+    /// holds); `None` once it was told to stop.
+    queue: Option<Sender<(Op, u64)>>,
+    /// Room in the queue.
     budget: Arc<Budget>,
     /// The sink thread's first error, seen by the connector on its next call.
     sink_error: Arc<OnceLock<WriteError>>,
@@ -137,9 +173,10 @@ impl Writer {
         for t in &tables {
             progress.declare(&t.name);
         }
-        let (queue, ops) = sync_channel(QUEUE_OPS);
+        // Unbounded as a channel; `budget` bounds it, with a timeout.
+        let (queue, ops) = channel();
         let sink_error = Arc::new(OnceLock::new());
-        let budget = Arc::new(Budget::default());
+        let budget = Arc::new(Budget::new(QUEUE_WAIT));
         let thread = {
             let (job, progress, error) = (job.to_owned(), progress.clone(), sink_error.clone());
             let budget = budget.clone();
@@ -174,8 +211,7 @@ impl Writer {
             }
             let n = rows.len() as u64;
             let bytes = rows_bytes(&rows);
-            w.budget.take(bytes);
-            w.send(Op::Upsert(table.to_owned(), rows, bytes))?;
+            w.send(Op::Upsert(table.to_owned(), rows), bytes)?;
             w.progress.add(table, |t| t.upserts += n);
             w.pending(n)
         })
@@ -190,8 +226,7 @@ impl Writer {
             }
             let n = keys.len() as u64;
             let bytes = rows_bytes(&keys);
-            w.budget.take(bytes);
-            w.send(Op::Delete(table.to_owned(), keys, bytes))?;
+            w.send(Op::Delete(table.to_owned(), keys), bytes)?;
             w.progress.add(table, |t| t.deletes += n);
             w.pending(n)
         })
@@ -201,7 +236,7 @@ impl Writer {
     pub fn truncate(&mut self, table: &str) -> Result<(), WriteError> {
         self.guard(|w| {
             w.schema(table)?;
-            w.send(Op::Truncate(table.to_owned()))?;
+            w.send(Op::Truncate(table.to_owned()), 0)?;
             w.progress.add(table, |t| t.truncates += 1);
             Ok(())
         })
@@ -211,7 +246,7 @@ impl Writer {
     /// the commit is queued; a failure of it is reported by a later call.
     pub fn checkpoint(&mut self, state: String) -> Result<(), WriteError> {
         self.guard(|w| {
-            w.send(Op::Commit(state.clone()))?;
+            w.send(Op::Commit(state.clone()), 0)?;
             w.pending = 0;
             w.state = Some(state);
             Ok(())
@@ -224,7 +259,7 @@ impl Writer {
     pub fn finish(&mut self) -> Result<(), WriteError> {
         if self.failed.is_none() {
             // A send error means the thread stopped; `stop` records why.
-            let _ = self.send(Op::Finish(self.state.clone()));
+            let _ = self.send(Op::Finish(self.state.clone()), 0);
         }
         self.stop();
         match &self.failed {
@@ -263,16 +298,26 @@ impl Writer {
         if self.pending >= self.max_pending {
             // Rows become durable ahead of the state, never the reverse: a crash
             // now replays them from the last checkpoint, and upserts are idempotent.
-            self.send(Op::Flush)?;
+            self.send(Op::Flush, 0)?;
             self.pending = 0;
         }
         Ok(())
     }
 
-    /// Queues `op`, waiting while the queue is full.
-    fn send(&mut self, op: Op) -> Result<(), WriteError> {
+    /// Queues `op` holding `bytes` of rows, waiting (bounded) while the queue is full.
+    fn send(&mut self, op: Op, bytes: u64) -> Result<(), WriteError> {
         let queue = self.queue.as_ref().ok_or_else(stopped)?;
-        if queue.send(op).is_ok() {
+        if !self.budget.take(bytes) {
+            // Stuck, not slow: leave the thread behind rather than wait on it again.
+            self.queue = None;
+            self.thread = None;
+            return Err(WriteError::Destination(format!(
+                "the destination took nothing for {} s; is its file locked by another process, \
+                 or its disk full?",
+                self.budget.wait.as_secs()
+            )));
+        }
+        if queue.send((op, bytes)).is_ok() {
             return Ok(());
         }
         // The thread ended early: it failed (or panicked) and says why when joined.
@@ -348,22 +393,20 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
 fn run_sink(
     mut sink: Box<dyn Sink>,
     job: &str,
-    ops: Receiver<Op>,
+    ops: Receiver<(Op, u64)>,
     progress: &Progress,
     error: &OnceLock<WriteError>,
     budget: &Budget,
 ) {
-    for op in ops.iter() {
+    for (op, bytes) in ops.iter() {
         // The rows leave the queue now (into the sink's own bounded window, or dropped).
-        if let Op::Upsert(_, _, bytes) | Op::Delete(_, _, bytes) = &op {
-            budget.give(*bytes);
-        }
+        budget.give(bytes);
         if error.get().is_some() {
             continue;
         }
         let done = match op {
-            Op::Upsert(table, rows, _) => sink.upsert(&table, rows),
-            Op::Delete(table, keys, _) => sink.delete(&table, keys),
+            Op::Upsert(table, rows) => sink.upsert(&table, rows),
+            Op::Delete(table, keys) => sink.delete(&table, keys),
             Op::Truncate(table) => sink.truncate(&table),
             Op::Flush => sink.flush(),
             Op::Commit(state) => sink.commit(job, &state).map(|()| progress.checkpoint()),
@@ -552,23 +595,33 @@ mod tests {
     }
 
     #[test]
-    fn the_queue_holds_a_bounded_number_of_bytes() {
-        let budget = Arc::new(Budget::default());
-        budget.take(QUEUE_BYTES - 1);
+    fn the_queue_holds_a_bounded_number_of_bytes_and_operations() {
+        let budget = Arc::new(Budget::new(QUEUE_WAIT));
+        assert!(budget.take(QUEUE_BYTES - 1));
         // One more byte fits; a big batch then waits until rows leave the queue.
-        budget.take(1);
+        assert!(budget.take(1));
         let waiter = {
             let budget = budget.clone();
             std::thread::spawn(move || budget.take(QUEUE_BYTES))
         };
-        std::thread::sleep(std::time::Duration::from_millis(50));
+        std::thread::sleep(Duration::from_millis(50));
         assert!(!waiter.is_finished(), "a batch past the bound must wait");
         budget.give(QUEUE_BYTES);
-        waiter.join().unwrap();
-        // Alone, a batch larger than the bound still goes; a closed budget never blocks.
+        assert!(waiter.join().unwrap());
+        // Alone, a batch larger than the bound still goes.
         budget.give(QUEUE_BYTES);
-        budget.take(3 * QUEUE_BYTES);
-        budget.close();
-        budget.take(QUEUE_BYTES);
+        budget.give(0);
+        assert!(budget.take(3 * QUEUE_BYTES));
+        budget.give(3 * QUEUE_BYTES);
+        // At most QUEUE_OPS operations, however small; a full queue that never
+        // drains fails the wait instead of hanging.
+        let short = Budget::new(Duration::from_millis(50));
+        for _ in 0..QUEUE_OPS {
+            assert!(short.take(0));
+        }
+        assert!(!short.take(0), "the queue is full and nothing drains it");
+        // A closed budget (the sink thread ended) never blocks.
+        short.close();
+        assert!(short.take(QUEUE_BYTES));
     }
 }

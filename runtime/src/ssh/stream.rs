@@ -17,6 +17,10 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
 use crate::ssh::tuning::CHANNEL_BUFFER_BYTES;
 
+/// What one queued packet costs besides its bytes (the `Bytes` allocation,
+/// the permit and the queue slot), charged against the channel's buffer.
+const PACKET_OVERHEAD: usize = 64;
+
 /// Per-session flow state shared by the streams of one SSH session.
 #[derive(Debug, Default)]
 pub(crate) struct SessionFlow {
@@ -256,8 +260,15 @@ impl Pump {
     /// Waits until the buffer has room for `len` bytes. `None`: the stream was
     /// dropped, or the reader stalled others and the connection was closed.
     async fn reserve(&self, len: usize) -> Option<OwnedSemaphorePermit> {
-        // A packet is never larger than the buffer, but do not wait forever if it were.
-        let want = len.clamp(1, CHANNEL_BUFFER_BYTES) as u32;
+        // Each queued packet also costs its allocation and queue slot, so it is
+        // charged that too: a flood of tiny packets fills the budget like bulk
+        // data does. A packet is never larger than the buffer, but do not wait
+        // forever if it were.
+        let want = (len + PACKET_OVERHEAD).min(CHANNEL_BUFFER_BYTES) as u32;
+        // The common case: there is room, no timer needed.
+        if let Ok(permit) = self.budget.clone().try_acquire_many_owned(want) {
+            return Some(permit);
+        }
         let grace = match self.stall {
             StallPolicy::Wait => None,
             StallPolicy::CloseAfter(d) => Some(d),
