@@ -339,11 +339,7 @@ fn resolve_endpoint(
     redactor: &mut Redactor,
 ) -> Result<Endpoint, String> {
     let path = format!("endpoints.{name}");
-    if name.is_empty()
-        || !name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-    {
+    if !is_simple_name(&name) {
         return Err(format!(
             "{path}: endpoint names use letters, digits, '-', '_' and '.' only"
         ));
@@ -594,10 +590,7 @@ fn resolve_private_endpoint(
                 "{path}.address: \"{address}\" is not a DNS name or IP address; put the port in `port`, and write IPv6 addresses without brackets"
             ));
         }
-        if !address
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.' || c == '_')
-        {
+        if !is_simple_name(address) {
             return Err(format!(
                 "{path}.address: \"{address}\" is not a DNS name or IP address"
             ));
@@ -626,12 +619,7 @@ fn resolve_reverse(
             r.relay
         )
     })?;
-    if r.tunnel.is_empty()
-        || !r
-            .tunnel
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-    {
+    if !is_simple_name(&r.tunnel) {
         return Err(format!(
             "{path}.tunnel: the tunnel name as in the relay's relay.toml (letters, digits, '-', '_', '.')"
         ));
@@ -660,6 +648,15 @@ fn resolve_reverse(
         relay: SshRoute { hops: vec![hop] },
         tunnel: r.tunnel,
     })
+}
+
+/// A non-empty name of letters, digits, `-`, `_` and `.`: endpoint and
+/// tunnel names (the relay's `relay.toml` uses the same rule), DNS names.
+pub(crate) fn is_simple_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
 }
 
 /// `host:port` or `[v6]:port`.

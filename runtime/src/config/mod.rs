@@ -15,6 +15,7 @@ use serde_json::Value as Json;
 
 use crate::redact::Redactor;
 
+pub(crate) use endpoint::is_simple_name;
 pub use endpoint::{
     DEFAULT_CONNECT_TIMEOUT_SECS, DEFAULT_KEEPALIVE_COUNT, DEFAULT_KEEPALIVE_SECS, Endpoint,
     HostKeyCheck, PrivateEndpoint, Provider, ReverseSshRoute, Route, Secret, SshAuth, SshHop,

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use russh::keys::{Algorithm, HashAlg, PrivateKey, PublicKey};
+use russh::keys::PublicKey;
 use russh::server::{Auth, ChannelOpenHandle, Msg, Server as _, Session, VerifiedPublicKey};
 use russh::{Channel, ChannelOpenFailure};
 use tokio::net::{TcpListener, TcpStream};
@@ -34,12 +34,8 @@ pub struct BastionRules {
 impl Bastion {
     /// Starts a bastion on `addr` (port 0 picks a free one) with a fresh ed25519 host key.
     pub async fn start(addr: SocketAddr, rules: BastionRules) -> std::io::Result<Bastion> {
-        let host_key = PrivateKey::random(&mut russh::keys::key::safe_rng(), Algorithm::Ed25519)
-            .map_err(|e| std::io::Error::other(format!("generating the host key: {e}")))?;
-        let fingerprint = host_key
-            .public_key()
-            .fingerprint(HashAlg::Sha256)
-            .to_string();
+        let host_key = crate::ssh::keys::new_ed25519().map_err(std::io::Error::other)?;
+        let fingerprint = crate::ssh::host_key::fingerprint(host_key.public_key());
         let config = Arc::new(russh::server::Config {
             keys: vec![host_key],
             auth_rejection_time: Duration::from_millis(300),

@@ -99,10 +99,9 @@ impl EgressPolicy {
         toml::from_str(&text).map_err(|e| format!("egress policy {}: {e}", path.display()))
     }
 
-    /// Whether `ip` may be dialed, and if not, why.
-    pub fn check(&self, ip: IpAddr) -> Result<(), Refusal> {
-        // `::ffff:169.254.169.254` is 169.254.169.254 on the wire.
-        let ip = ip.to_canonical();
+    /// What no route may dial: the operator's `deny` list and the addresses
+    /// that are never dialed. Both checks below start here.
+    fn check_denied(&self, ip: IpAddr) -> Result<(), Refusal> {
         if self.deny.iter().any(|n| n.contains(&ip)) {
             return Err(Refusal(format!(
                 "{ip} is in a range the egress policy denies (`deny`)"
@@ -111,13 +110,19 @@ impl EgressPolicy {
         if let Some(what) = never_dialable(ip) {
             return Err(Refusal(format!("{ip} is {what}, which is never dialed")));
         }
+        Ok(())
+    }
+
+    /// Whether `ip` may be dialed, and if not, why.
+    pub fn check(&self, ip: IpAddr) -> Result<(), Refusal> {
+        // `::ffff:169.254.169.254` is 169.254.169.254 on the wire.
+        let ip = ip.to_canonical();
+        self.check_denied(ip)?;
         if self.allow.iter().any(|n| n.contains(&ip)) {
             return Ok(());
         }
         if is_link_local_or_metadata(ip) {
-            return Err(Refusal(format!(
-                "{ip} is link-local or a cloud metadata address; the egress policy denies it (an operator can list it under `allow`)"
-            )));
+            return Err(link_local_refused(ip));
         }
         if ip.is_loopback() {
             return if self.allow_loopback {
@@ -147,6 +152,13 @@ impl EgressPolicy {
     }
 }
 
+/// The refusal of a link-local or cloud metadata address, on every route.
+fn link_local_refused(ip: IpAddr) -> Refusal {
+    Refusal(format!(
+        "{ip} is link-local or a cloud metadata address; the egress policy denies it (an operator can list it under `allow`)"
+    ))
+}
+
 impl EgressPolicy {
     /// Whether `ip`, an address a private endpoint resolved to, may be dialed.
     ///
@@ -162,23 +174,14 @@ impl EgressPolicy {
     /// listen.
     pub fn check_private_endpoint(&self, ip: IpAddr) -> Result<(), Refusal> {
         let ip = ip.to_canonical();
-        if self.deny.iter().any(|n| n.contains(&ip)) {
-            return Err(Refusal(format!(
-                "{ip} is in a range the egress policy denies (`deny`)"
-            )));
-        }
-        if let Some(what) = never_dialable(ip) {
-            return Err(Refusal(format!("{ip} is {what}, which is never dialed")));
-        }
+        self.check_denied(ip)?;
         if ip.is_loopback() {
             return Err(Refusal(format!(
                 "{ip} is loopback; a private endpoint must resolve to an address in the customer's network, never to this host"
             )));
         }
         if is_link_local_or_metadata(ip) && !self.allow.iter().any(|n| n.contains(&ip)) {
-            return Err(Refusal(format!(
-                "{ip} is link-local or a cloud metadata address; the egress policy denies it (an operator can list it under `allow`)"
-            )));
+            return Err(link_local_refused(ip));
         }
         if self
             .private_endpoint_networks

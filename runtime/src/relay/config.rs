@@ -23,6 +23,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use russh::keys::PublicKey;
+use russh::keys::ssh_key::public::KeyData;
 use serde::Deserialize;
 
 /// A parsed relay configuration.
@@ -113,15 +114,10 @@ impl RelayConfig {
         let mut tunnels = Vec::with_capacity(raw.tunnels.len());
         let mut names = BTreeSet::new();
         let mut ports = BTreeMap::new();
-        let mut customer_keys: BTreeMap<Vec<u8>, String> = BTreeMap::new();
+        let mut customer_keys: BTreeMap<KeyData, String> = BTreeMap::new();
         for (i, t) in raw.tunnels.into_iter().enumerate() {
             let at = format!("tunnels[{i}]");
-            if t.name.is_empty()
-                || !t
-                    .name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-            {
+            if !crate::config::is_simple_name(&t.name) {
                 return Err(format!(
                     "{at}.name: tunnel names use letters, digits, '-', '_' and '.' only"
                 ));
@@ -209,8 +205,8 @@ impl RelayConfig {
 }
 
 /// The key's algorithm and data, without the comment: what identity means.
-pub(crate) fn key_id(key: &PublicKey) -> Vec<u8> {
-    key.to_bytes().unwrap_or_default()
+pub(crate) fn key_id(key: &PublicKey) -> KeyData {
+    key.key_data().clone()
 }
 
 fn public_key(line: &str) -> Result<PublicKey, String> {

@@ -24,8 +24,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use russh::keys::PrivateKey;
 use russh::keys::ssh_key::LineEnding;
-use russh::keys::{Algorithm, HashAlg, PrivateKey};
 use russh::server::Server as _;
 use tokio::net::TcpListener;
 
@@ -56,10 +56,7 @@ impl Relay {
     /// runtime. Returns once the relay accepts connections.
     pub async fn start(config: RelayConfig) -> Result<Relay, String> {
         let (host_key, created) = host_key(&config.host_key)?;
-        let fingerprint = host_key
-            .public_key()
-            .fingerprint(HashAlg::Sha256)
-            .to_string();
+        let fingerprint = crate::ssh::host_key::fingerprint(host_key.public_key());
         if created {
             tracing::info!(
                 "generated the relay host key {} ({fingerprint}); give this fingerprint to customers to pin",
@@ -219,10 +216,16 @@ fn host_key(path: &Path) -> Result<(PrivateKey, bool), String> {
     match std::fs::read_to_string(path) {
         Ok(text) => russh::keys::decode_secret_key(&text, None)
             .map(|k| (k, false))
-            .map_err(|e| format!("host_key: cannot read {}: {e}", path.display())),
+            .map_err(|e| {
+                format!(
+                    "host_key: cannot read {}: {e}; the relay needs an unencrypted OpenSSH private key \
+                     there (move the file away to have a new one generated, and give customers its \
+                     fingerprint to pin)",
+                    path.display()
+                )
+            }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let key = PrivateKey::random(&mut russh::keys::key::safe_rng(), Algorithm::Ed25519)
-                .map_err(|e| format!("generating the host key: {e}"))?;
+            let key = crate::ssh::keys::new_ed25519().map_err(|e| format!("host_key: {e}"))?;
             let text = key
                 .to_openssh(LineEnding::LF)
                 .map_err(|e| format!("encoding the host key: {e}"))?;
@@ -262,7 +265,7 @@ pub async fn run(config_path: &Path) -> Result<(), String> {
     println!("status: {}", status_file.display());
     // Runs until the process is stopped (Ctrl-C / SIGTERM end it, and with
     // it every session); the relay keeps no state that needs saving.
+    let _relay = relay;
     std::future::pending::<()>().await;
-    drop(relay);
     Ok(())
 }

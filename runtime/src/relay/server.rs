@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
+use russh::keys::ssh_key::public::KeyData;
 use russh::server::{Auth, ChannelOpenHandle, Msg, PublicKeyOffer, Session, VerifiedPublicKey};
 use russh::{Channel, ChannelOpenFailure};
 
@@ -29,9 +30,9 @@ const FORWARD_OPEN_TIMEOUT: Duration = Duration::from_secs(15);
 /// Who may do what, built once from the config.
 pub(crate) struct Rules {
     /// Customer key → (tunnel name, port).
-    customers: HashMap<Vec<u8>, (String, u16)>,
+    customers: HashMap<KeyData, (String, u16)>,
     /// Worker key → tunnel names it may reach.
-    workers: HashMap<Vec<u8>, BTreeSet<String>>,
+    workers: HashMap<KeyData, BTreeSet<String>>,
 }
 
 impl Rules {
@@ -50,7 +51,7 @@ impl Rules {
         Rules { customers, workers }
     }
 
-    fn knows(&self, id: &[u8]) -> bool {
+    fn knows(&self, id: &KeyData) -> bool {
         self.customers.contains_key(id) || self.workers.contains_key(id)
     }
 }

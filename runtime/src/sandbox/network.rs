@@ -352,7 +352,6 @@ fn take_whole(c: &mut Connection) -> Result<BoxStream, NetError> {
                             c.endpoint
                         )));
                     }
-                    c.clear_budget = w.clear_budget;
                     Ok(r.half.unsplit(w.half))
                 }
                 (r, w) => {

@@ -335,14 +335,13 @@ impl DuckDbSink {
             return Ok(None);
         }
         let (name, target) = (&schema.name, quote(&schema.name));
-        let sql = "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() \
-                   AND schema_name = 'main' AND lower(table_name) = lower(?) ORDER BY column_index";
-        let mut stmt = self.conn.prepare(sql).ctx(name, "reading the catalog")?;
-        let columns = stmt
-            .query_map([name], |r| r.get::<_, String>(0))
-            .ctx(name, "reading the catalog")?
-            .collect::<duckdb::Result<Vec<_>>>()
-            .ctx(name, "reading the catalog")?;
+        let mut columns = self.catalog(
+            name,
+            "SELECT column_index, column_name FROM duckdb_columns()",
+            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)),
+        )?;
+        columns.sort_unstable();
+        let columns: Vec<String> = columns.into_iter().map(|(_, c)| c).collect();
         let declared = schema.columns.iter().map(|c| c.name.as_str());
         if !columns
             .iter()

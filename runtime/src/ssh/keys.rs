@@ -197,9 +197,7 @@ pub fn signature_algorithm(key: &PrivateKeyWithHashAlg) -> String {
 /// OpenSSH format (unencrypted; the file's mode protects it) and the public key
 /// as an `authorized_keys` line (`ssh-ed25519 AAAA... comment`).
 pub fn generate_ed25519(comment: &str) -> Result<(Secret, String), String> {
-    let mut rng = russh::keys::key::safe_rng();
-    let mut key = PrivateKey::random(&mut rng, Algorithm::Ed25519)
-        .map_err(|e| format!("generating an ed25519 key: {e}"))?;
+    let mut key = new_ed25519()?;
     key.set_comment(comment);
     let private = key
         .to_openssh(LineEnding::LF)
@@ -209,6 +207,13 @@ pub fn generate_ed25519(comment: &str) -> Result<(Secret, String), String> {
         .to_openssh()
         .map_err(|e| format!("encoding the public key: {e}"))?;
     Ok((Secret::new(private.as_str()), public))
+}
+
+/// A fresh ed25519 key from the OS's random source (client keys, the relay's
+/// and the demo bastion's host keys).
+pub fn new_ed25519() -> Result<PrivateKey, String> {
+    PrivateKey::random(&mut russh::keys::key::safe_rng(), Algorithm::Ed25519)
+        .map_err(|e| format!("generating an ed25519 key: {e}"))
 }
 
 /// Writes a private key to `path` with mode 0600, refusing to overwrite an

@@ -49,9 +49,9 @@ pub const CHANNEL_QUEUE_MESSAGES: usize = 32;
 pub const CHANNEL_BUFFER_BYTES: usize = 4 * 1024 * 1024;
 
 /// Key exchanges, best first: post-quantum hybrid, curve25519, NIST ECDH, then
-/// finite-field groups with SHA-512 (no SHA-1, no group-exchange). `ext-info-c`
-/// asks for `server-sig-algs` (so RSA keys sign with SHA-2), and
-/// `kex-strict-c-v00@openssh.com` turns on strict key exchange (Terrapin, CVE-2023-48795).
+/// finite-field groups with SHA-512 (no SHA-1, no group-exchange). Each side adds
+/// its markers: `ext-info-c`/`-s` (so RSA keys sign with SHA-2) and
+/// `kex-strict-c-v00@openssh.com`/`-s-` (strict key exchange, Terrapin, CVE-2023-48795).
 const KEX: &[kex::Name] = &[
     kex::MLKEM768X25519_SHA256,
     kex::CURVE25519,
@@ -61,24 +61,12 @@ const KEX: &[kex::Name] = &[
     kex::ECDH_SHA2_NISTP521,
     kex::DH_G16_SHA512,
     kex::DH_G18_SHA512,
-    kex::EXTENSION_SUPPORT_AS_CLIENT,
-    kex::EXTENSION_OPENSSH_STRICT_KEX_AS_CLIENT,
 ];
 
-/// The same key exchanges for airlock's own SSH server (`airlock relay`), with
-/// the server-side markers: `ext-info-s` and `kex-strict-s-v00@openssh.com`.
-const SERVER_KEX: &[kex::Name] = &[
-    kex::MLKEM768X25519_SHA256,
-    kex::CURVE25519,
-    kex::CURVE25519_PRE_RFC_8731,
-    kex::ECDH_SHA2_NISTP256,
-    kex::ECDH_SHA2_NISTP384,
-    kex::ECDH_SHA2_NISTP521,
-    kex::DH_G16_SHA512,
-    kex::DH_G18_SHA512,
-    kex::EXTENSION_SUPPORT_AS_SERVER,
-    kex::EXTENSION_OPENSSH_STRICT_KEX_AS_SERVER,
-];
+/// [`KEX`] followed by one side's markers.
+fn kex_with(markers: [kex::Name; 2]) -> Cow<'static, [kex::Name]> {
+    Cow::Owned([KEX, &markers[..]].concat())
+}
 
 /// AES-GCM first (hardware AES makes it the fastest on servers), then
 /// ChaCha20-Poly1305, then AES-CTR with an encrypt-then-MAC SHA-2 MAC for old servers.
@@ -121,7 +109,10 @@ const HOST_KEYS: &[Algorithm] = &[
 /// The algorithms airlock offers, in order.
 pub fn preferred() -> Preferred {
     Preferred {
-        kex: Cow::Borrowed(KEX),
+        kex: kex_with([
+            kex::EXTENSION_SUPPORT_AS_CLIENT,
+            kex::EXTENSION_OPENSSH_STRICT_KEX_AS_CLIENT,
+        ]),
         key: Cow::Borrowed(HOST_KEYS),
         host_key_certificates: Cow::Borrowed(&[]),
         cipher: Cow::Borrowed(CIPHERS),
@@ -136,7 +127,10 @@ pub fn preferred() -> Preferred {
 /// same list, so RSA client keys must sign with SHA-2.
 pub fn server_preferred() -> Preferred {
     Preferred {
-        kex: Cow::Borrowed(SERVER_KEX),
+        kex: kex_with([
+            kex::EXTENSION_SUPPORT_AS_SERVER,
+            kex::EXTENSION_OPENSSH_STRICT_KEX_AS_SERVER,
+        ]),
         ..preferred()
     }
 }
