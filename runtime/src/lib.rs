@@ -13,6 +13,9 @@
 //! [`sandbox`] (wasmtime), [`sink`] (destinations), [`job`] (one sync, end to end),
 //! [`relay`] (the reverse-SSH relay server), [`cli`] (the `airlock` command).
 
+// Every public item says what it is: `cargo clippy -D warnings` enforces it.
+#![warn(missing_docs)]
+
 pub mod cli;
 pub mod config;
 pub mod demo;

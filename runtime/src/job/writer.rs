@@ -3,9 +3,11 @@
 //! and committed together with the state at each checkpoint.
 //!
 //! The destination works on its own thread (the *sink thread*), fed in order
-//! through a bounded queue, so the connector produces its next batch while the
-//! destination ingests the previous one. When the queue is full the connector
-//! waits: a slow destination slows the connector instead of piling up rows.
+//! through a queue bounded by operations and bytes of rows, so the connector
+//! produces its next batch while the destination ingests the previous one.
+//! When the queue is full the connector waits: a slow destination slows the
+//! connector instead of piling up rows, and one that takes nothing for 600 s
+//! fails the sync as stuck.
 //! Validation stays on the connector's side, so its errors still name the row
 //! and reach the call that sent it.
 
