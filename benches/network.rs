@@ -15,6 +15,10 @@
 //! amount (default 1024); `AIRLOCK_BENCH_ONLY=guest|tunnel` runs one part.
 //! Part 2 needs `sshd` and `ssh` (OpenSSH).
 
+// The allocator the `airlock` binary runs with.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};

@@ -4,6 +4,10 @@
 //!
 //! Run: `cargo bench --bench startup` (release profile). Prints medians.
 
+// The allocator the `airlock` binary runs with.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

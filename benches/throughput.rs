@@ -7,6 +7,10 @@
 //! `AIRLOCK_BENCH_USERS` sets the number of users (default 1,000,000; each user
 //! is one `users` row and one `events` row).
 
+// The allocator the `airlock` binary runs with.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
