@@ -4,7 +4,7 @@
 //! - **psql**: `\copy (select * from t) to /dev/null` — the source's own limit
 //!   (libpq, COPY text format, nothing written) — direct, and through
 //!   `ssh -N -L` over the bastion; each also with the connector's own query
-//!   (`order by updated_at nulls first, id`), which PostgreSQL has to sort.
+//!   for a first sync (`order by id`: in primary-key order).
 //! - **airlock**: the `guest-examples/postgres` connector, run in-process by
 //!   the library, syncing the table into a fresh DuckDB file — direct, and
 //!   through the same bastion (russh, `via.ssh`).
@@ -21,6 +21,10 @@
 //! `AIRLOCK_BENCH_ROWS` (default 1000000), `AIRLOCK_BENCH_ROUNDS` (default 3),
 //! `AIRLOCK_BENCH_ONLY=psql,airlock,sling` (a subset of legs). sling is
 //! installed into a venv under the target dir on first use.
+
+// The allocator the `airlock` binary runs with.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::io::Read;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -93,15 +97,15 @@ fn main() {
     if wanted("psql") {
         legs.push(Leg::new("psql direct", psql_leg(&pg, pg.addr, PLAIN)));
         legs.push(Leg::new(
-            "psql direct, ordered",
-            psql_leg(&pg, pg.addr, ORDERED),
+            "psql direct, by key",
+            psql_leg(&pg, pg.addr, KEYED),
         ));
         let fwd = Forward::start(&bastion, pg.addr);
         let local = SocketAddr::from(([127, 0, 0, 1], fwd.port));
         legs.push(Leg::new("psql via ssh -L", psql_leg(&pg, local, PLAIN)));
         legs.push(Leg::new(
-            "psql via ssh -L, ordered",
-            psql_leg(&pg, local, ORDERED),
+            "psql via ssh -L, by key",
+            psql_leg(&pg, local, KEYED),
         ));
         _forward = Some(fwd);
     }
@@ -234,9 +238,8 @@ fn copy_bytes(pg: &Postgres) -> u64 {
 /// What psql copies: the whole table as it lies on disk.
 const PLAIN: &str = "select * from bench";
 /// The connector's own query for a first sync of an incremental table: the
-/// same rows in `(cursor, key)` order, which PostgreSQL sorts (the table has
-/// no index on `updated_at`). The fair reference for the airlock legs.
-const ORDERED: &str = "select * from bench order by updated_at nulls first, id";
+/// same rows in primary-key order (the key's index serves it).
+const KEYED: &str = "select * from bench order by id";
 
 /// `psql \copy (query) to /dev/null`, connecting to `addr`.
 fn psql_leg(pg: &Postgres, addr: SocketAddr, query: &'static str) -> Box<dyn FnMut() -> f64> {

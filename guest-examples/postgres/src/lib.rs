@@ -6,8 +6,9 @@
 //! `postgres-protocol`) on the byte stream the host gives it; the host routes
 //! the connection and does TLS. Each table is read from one `REPEATABLE READ`
 //! snapshot through a portal fetched `fetch_rows` at a time, in
-//! `(cursor, primary key)` order, and the state is the position of the last
-//! row committed, so a resumed run continues strictly after it.
+//! `(cursor, primary key)` order (a table's first read in key order, see
+//! [`InitialRead`]), and the state is the position of the last row
+//! committed, so a resumed run continues strictly after it.
 
 use std::collections::BTreeMap;
 
@@ -170,6 +171,20 @@ struct TableState {
     /// table re-read every run only while a read is under way.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     after: Option<Position>,
+    /// Set while an incremental table's first read is under way: that read
+    /// goes in primary-key order (`after` holds only a key), so the server
+    /// sorts nothing; once it completes, `after` becomes this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    initial: Option<InitialRead>,
+}
+
+/// Where incremental reads of a table start once its first read completes.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+struct InitialRead {
+    /// The table's last row in `(cursor, key)` order in the snapshot the first
+    /// read began with (`None`: it was empty). A row changed after that
+    /// snapshot has a later cursor value, so the incremental reads see it.
+    then: Option<Position>,
 }
 
 /// A row's place in `(cursor, primary key)` order, as PostgreSQL's text.

@@ -8,43 +8,72 @@ use postgres_protocol::message::backend::DataRowBody;
 use crate::error::{Context, PgError};
 use crate::sql::{self, Col, Start};
 use crate::types::{self, BadValue};
-use crate::wire::Fetched;
-use crate::{Config, Mode, Plan, Position, Source, State, TableState};
+use crate::wire::{Fetched, Session};
+use crate::{Config, InitialRead, Mode, Plan, Position, Source, State, TableState};
 
-/// Where to start reading `plan`'s table given its committed state, and the
-/// bind parameters of that start. A state for another cursor column or key
-/// means the config or the table changed: the table is read from the start.
-pub(crate) fn resume(plan: &Plan, saved: Option<&TableState>) -> (Start, Vec<Option<String>>) {
+/// How a run reads an incremental table.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Initial {
+    /// By the cursor (or not incremental at all).
+    No,
+    /// Its first read, from the start, in key order: find the position the
+    /// incremental reads will start from (see [`InitialRead`]).
+    Fresh,
+    /// Its first read, resumed after the last committed key; incremental
+    /// reads start from this position once it completes.
+    Resumed(Option<Position>),
+}
+
+/// Where to start reading `plan`'s table given its committed state: how
+/// ([`Initial`]), from where, and the bind parameters of that start. A state
+/// for another cursor column or key means the config or the table changed:
+/// the table is read from the start.
+pub(crate) fn resume(
+    plan: &Plan,
+    saved: Option<&TableState>,
+) -> (Start, Vec<Option<String>>, Initial) {
     let cursor_column = match plan.mode {
         Mode::Incremental(i) => Some(plan.table.columns[i].name.as_str()),
         Mode::Full => None,
-        Mode::Snapshot => return (Start::Beginning, Vec::new()),
+        Mode::Snapshot => return (Start::Beginning, Vec::new(), Initial::No),
+    };
+    // A first read of an incremental table goes in key order.
+    let from_start = || match cursor_column {
+        Some(_) => (Start::Beginning, Vec::new(), Initial::Fresh),
+        None => (Start::Beginning, Vec::new(), Initial::No),
     };
     let Some(saved) = saved else {
-        return (Start::Beginning, Vec::new());
+        return from_start();
     };
     let Some(after) = &saved.after else {
-        return (Start::Beginning, Vec::new());
+        return from_start();
     };
+    let key_len = plan.table.primary_key.len();
+    let then = saved.initial.as_ref().map(|i| &i.then);
     if saved.cursor_column.as_deref() != cursor_column
-        || after.key.len() != plan.table.primary_key.len()
+        || after.key.len() != key_len
         || (cursor_column.is_none() && after.cursor.is_some())
+        || then
+            .and_then(Option::as_ref)
+            .is_some_and(|t| t.key.len() != key_len)
     {
         airlock_sdk::log::info!(
             "`{}`: its cursor column or primary key changed since the last run; reading it from \
              the start",
             plan.qualified
         );
-        return (Start::Beginning, Vec::new());
+        return from_start();
     }
     let keys = after.key.iter().cloned().map(Some);
-    match (cursor_column, &after.cursor) {
-        (Some(_), None) => (Start::AfterNullCursor, keys.collect()),
-        (Some(_), Some(c)) => (
+    match (cursor_column, &after.cursor, then) {
+        (Some(_), _, Some(then)) => (Start::After, keys.collect(), Initial::Resumed(then.clone())),
+        (Some(_), None, None) => (Start::AfterNullCursor, keys.collect(), Initial::No),
+        (Some(_), Some(c), None) => (
             Start::After,
             std::iter::once(Some(c.clone())).chain(keys).collect(),
+            Initial::No,
         ),
-        (None, _) => (Start::After, keys.collect()),
+        (None, _, _) => (Start::After, keys.collect(), Initial::No),
     }
 }
 
@@ -119,7 +148,7 @@ pub fn table(
     out: &mut Output<State>,
 ) -> Result<()> {
     let t = &plan.table;
-    let (start, params) = resume(plan, state.tables.get(&plan.qualified));
+    let (start, params, initial) = resume(plan, state.tables.get(&plan.qualified));
     let names: Vec<&str> = t.columns.iter().map(|c| c.name.as_str()).collect();
     let col = |i: usize| Col {
         name: &t.columns[i].name,
@@ -133,17 +162,65 @@ pub fn table(
         Mode::Snapshot => Vec::new(),
         _ => t.primary_key.iter().map(|&i| col(i)).collect(),
     };
-    let query = sql::select(&t.schema, &t.name, &names, cursor.as_ref(), &key, start);
+    // A first read goes in key order, which the primary key's index serves:
+    // in cursor order the server would sort the whole table first (on disk,
+    // for a big one) and again on every resume.
+    let order_by = cursor.as_ref().filter(|_| initial == Initial::No);
+    let query = sql::select(&t.schema, &t.name, &names, order_by, &key, start);
     let params: Vec<Option<&str>> = params.iter().map(Option::as_deref).collect();
-    match (plan.mode, start) {
-        (Mode::Snapshot, _) => airlock_sdk::log::info!("`{}`: reading every row", plan.qualified),
-        (_, Start::Beginning) => {
+    match (plan.mode, start, &initial) {
+        (Mode::Snapshot, _, _) => {
+            airlock_sdk::log::info!("`{}`: reading every row", plan.qualified)
+        }
+        (_, _, Initial::Fresh) => airlock_sdk::log::info!(
+            "`{}`: first read, from the start in primary-key order",
+            plan.qualified
+        ),
+        (_, _, Initial::Resumed(_)) => airlock_sdk::log::info!(
+            "`{}`: resuming the first read after the last committed key",
+            plan.qualified
+        ),
+        (_, Start::Beginning, _) => {
             airlock_sdk::log::info!("`{}`: reading from the start", plan.qualified)
         }
         _ => airlock_sdk::log::info!("`{}`: reading after the last committed row", plan.qualified),
     }
 
+    let ctx = Context {
+        host: &source.host,
+        endpoint: &source.endpoint,
+        user: &source.user,
+        table: Some(&plan.qualified),
+    };
+    let session = &mut source.session;
+    // For a first read: where incremental reads start once it completes,
+    // found in the snapshot the read itself uses.
+    let then: Option<Option<Position>> = (|| {
+        session.begin_snapshot()?;
+        Ok(match (&initial, &cursor) {
+            (Initial::Fresh, Some(c)) => Some(last_position(session, plan, c, &key)?),
+            (Initial::Resumed(then), _) => Some(then.clone()),
+            _ => None,
+        })
+    })()
+    .map_err(|e: PgError| e.into_error(ctx))?;
+
     let cursor_column = cursor.as_ref().map(|c| c.name.to_owned());
+    let position = |last: &LastRow| match &then {
+        Some(then) => TableState {
+            cursor_column: cursor_column.clone(),
+            after: Some(Position {
+                cursor: None,
+                key: last.position().key,
+            }),
+            initial: Some(InitialRead { then: then.clone() }),
+        },
+        None => TableState {
+            cursor_column: cursor_column.clone(),
+            after: Some(last.position()),
+            initial: None,
+        },
+    };
     let kinds: Vec<types::Kind> = t.columns.iter().map(|c| c.mapping.kind).collect();
     let mut noted = vec![false; kinds.len()];
     let mut last = LastRow::new(plan);
@@ -164,28 +241,14 @@ pub fn table(
         since_checkpoint += 1;
         if since_checkpoint >= checkpoint_every {
             since_checkpoint = 0;
-            state.tables.insert(
-                plan.qualified.clone(),
-                TableState {
-                    cursor_column: cursor_column.clone(),
-                    after: Some(last.position()),
-                },
-            );
+            state.tables.insert(plan.qualified.clone(), position(&last));
             out.checkpoint(state)?;
         }
         Ok(())
     };
 
     let fetch_rows = config.fetch_rows as i32;
-    let ctx = Context {
-        host: &source.host,
-        endpoint: &source.endpoint,
-        user: &source.user,
-        table: Some(&plan.qualified),
-    };
-    let session = &mut source.session;
     (|| {
-        session.begin_snapshot()?;
         let mut fetched = session.open_portal(&query, &params, fetch_rows, &mut on_row)?;
         while fetched == Fetched::Suspended {
             fetched = session.fetch(fetch_rows, &mut on_row)?;
@@ -194,15 +257,21 @@ pub fn table(
     })()
     .map_err(|e: PgError| e.into_error(ctx))?;
 
-    // The table is done: an incremental table keeps its position, a full one
-    // starts over next run.
-    let done = match plan.mode {
-        Mode::Incremental(_) if rows > 0 => Some(TableState {
+    // The table is done: an incremental table keeps its position (after a
+    // first read, the one found when it began), a full one starts over next run.
+    let done = match (plan.mode, then) {
+        (Mode::Incremental(_), Some(then)) => then.map(|then| TableState {
+            cursor_column,
+            after: Some(then),
+            initial: None,
+        }),
+        (Mode::Incremental(_), None) if rows > 0 => Some(TableState {
             cursor_column,
             after: Some(last.position()),
+            initial: None,
         }),
-        Mode::Incremental(_) => state.tables.get(&plan.qualified).cloned(),
-        Mode::Full | Mode::Snapshot => None,
+        (Mode::Incremental(_), None) => state.tables.get(&plan.qualified).cloned(),
+        (Mode::Full | Mode::Snapshot, _) => None,
     };
     match done {
         Some(s) => state.tables.insert(plan.qualified.clone(), s),
@@ -210,7 +279,42 @@ pub fn table(
     };
     out.checkpoint(state)?;
     airlock_sdk::log::info!("`{}`: {rows} rows → `{}`", plan.qualified, plan.dest);
+    if let Initial::Resumed(_) = initial {
+        // The rows behind the resumed key were read as they were then: catch
+        // up on every row changed since the first read began, as the next run
+        // would, so this run ends in step with the source.
+        airlock_sdk::log::info!(
+            "`{}`: reading the rows changed since its first read began",
+            plan.qualified
+        );
+        return table(source, config, plan, state, out);
+    }
     Ok(())
+}
+
+/// The last row of `plan`'s table in `(cursor NULLS FIRST, key)` order, or
+/// `None` if the table is empty: what a read in cursor order would have
+/// ended at.
+fn last_position(
+    session: &mut Session<airlock_sdk::Connection>,
+    plan: &Plan,
+    cursor: &Col<'_>,
+    key: &[Col<'_>],
+) -> std::result::Result<Option<Position>, PgError> {
+    let t = &plan.table;
+    for null_cursor in [false, true] {
+        let sql = sql::last_position(&t.schema, &t.name, cursor, key, null_cursor);
+        if let Some(row) = session.query(&sql, &[])?.pop() {
+            let mut values = row.into_iter();
+            let cursor = values.next().flatten();
+            return Ok(Some(Position {
+                cursor,
+                // Key columns are never NULL.
+                key: values.map(Option::unwrap_or_default).collect(),
+            }));
+        }
+    }
+    Ok(None)
 }
 
 /// One data row as the destination row, recording its position.

@@ -141,6 +141,42 @@ pub fn select(
     sql
 }
 
+/// The query for the last row of a table in `(cursor NULLS FIRST, key)`
+/// order, as `cursor, key...`: among rows whose cursor is set when
+/// `null_cursor` is false (an index on the cursor serves it, read backwards),
+/// else among rows whose cursor is NULL (the key's index serves it).
+pub fn last_position(
+    schema: &str,
+    table: &str,
+    cursor: &Col<'_>,
+    key: &[Col<'_>],
+    null_cursor: bool,
+) -> String {
+    let cur = ident(cursor.name);
+    let mut sql = format!("SELECT {cur}");
+    for k in key {
+        let _ = write!(sql, ", {}", ident(k.name));
+    }
+    let is = if null_cursor {
+        "IS NULL"
+    } else {
+        "IS NOT NULL"
+    };
+    let _ = write!(
+        sql,
+        " FROM {}.{} WHERE {cur} {is} ORDER BY ",
+        ident(schema),
+        ident(table)
+    );
+    let mut order: Vec<String> = Vec::new();
+    if !null_cursor {
+        order.push(format!("{cur} DESC"));
+    }
+    order.extend(key.iter().map(|k| format!("{} DESC", ident(k.name))));
+    let _ = write!(sql, "{} LIMIT 1", order.join(", "));
+    sql
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,6 +223,18 @@ mod tests {
         assert_eq!(
             q(Start::AfterNullCursor),
             r#"SELECT "id", "name", "updated_at" FROM "public"."users" WHERE "updated_at" IS NOT NULL OR ("updated_at" IS NULL AND ("id") > ($1::integer)) ORDER BY "updated_at" NULLS FIRST, "id""#
+        );
+    }
+
+    #[test]
+    fn last_positions() {
+        assert_eq!(
+            last_position("public", "users", &AT, &[ID], false),
+            r#"SELECT "updated_at", "id" FROM "public"."users" WHERE "updated_at" IS NOT NULL ORDER BY "updated_at" DESC, "id" DESC LIMIT 1"#
+        );
+        assert_eq!(
+            last_position("public", "users", &AT, &[ID], true),
+            r#"SELECT "updated_at", "id" FROM "public"."users" WHERE "updated_at" IS NULL ORDER BY "id" DESC LIMIT 1"#
         );
     }
 

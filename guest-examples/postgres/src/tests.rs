@@ -131,52 +131,66 @@ fn plan(mode: Mode) -> Plan {
 
 #[test]
 fn resume_positions() {
+    use read::Initial;
     let inc = plan(Mode::Incremental(2));
-    assert_eq!(read::resume(&inc, None), (Start::Beginning, vec![]));
+    // A first read goes in key order.
+    assert_eq!(
+        read::resume(&inc, None),
+        (Start::Beginning, vec![], Initial::Fresh)
+    );
+    let at = |cursor: Option<&str>, key: &str| Position {
+        cursor: cursor.map(Into::into),
+        key: vec![key.into()],
+    };
     let saved = TableState {
         cursor_column: Some("updated_at".into()),
-        after: Some(Position {
-            cursor: Some("2026-01-01 00:00:00+00".into()),
-            key: vec!["42".into()],
-        }),
+        after: Some(at(Some("2026-01-01 00:00:00+00"), "42")),
+        initial: None,
     };
     assert_eq!(
         read::resume(&inc, Some(&saved)),
         (
             Start::After,
-            vec![Some("2026-01-01 00:00:00+00".into()), Some("42".into())]
+            vec![Some("2026-01-01 00:00:00+00".into()), Some("42".into())],
+            Initial::No
         )
     );
     let null_cursor = TableState {
-        after: Some(Position {
-            cursor: None,
-            key: vec!["7".into()],
-        }),
+        after: Some(at(None, "7")),
         ..saved.clone()
     };
     assert_eq!(
         read::resume(&inc, Some(&null_cursor)),
-        (Start::AfterNullCursor, vec![Some("7".into())])
+        (Start::AfterNullCursor, vec![Some("7".into())], Initial::No)
+    );
+    // An interrupted first read resumes by key, keeping where it will go on.
+    let then = Some(at(Some("2026-01-01 00:00:00+00"), "99"));
+    let first_read = TableState {
+        after: Some(at(None, "7")),
+        initial: Some(InitialRead { then: then.clone() }),
+        ..saved.clone()
+    };
+    assert_eq!(
+        read::resume(&inc, Some(&first_read)),
+        (Start::After, vec![Some("7".into())], Initial::Resumed(then))
     );
     let full = plan(Mode::Full);
     let mid_pass = TableState {
         cursor_column: None,
-        after: Some(Position {
-            cursor: None,
-            key: vec!["9".into()],
-        }),
+        after: Some(at(None, "9")),
+        initial: None,
     };
     assert_eq!(
         read::resume(&full, Some(&mid_pass)),
-        (Start::After, vec![Some("9".into())])
+        (Start::After, vec![Some("9".into())], Initial::No)
     );
     assert_eq!(
         read::resume(&full, Some(&TableState::default())),
-        (Start::Beginning, vec![])
+        (Start::Beginning, vec![], Initial::No)
     );
     assert_eq!(
         read::resume(&plan(Mode::Snapshot), Some(&saved)),
-        (Start::Beginning, vec![])
+        (Start::Beginning, vec![], Initial::No)
     );
 }
 
@@ -191,6 +205,7 @@ fn state_round_trips_as_json() {
                 cursor: Some("2026-01-01 00:00:00+00".into()),
                 key: vec!["42".into()],
             }),
+            initial: None,
         },
     );
     let json = serde_json::to_string(&state).unwrap();
@@ -203,6 +218,15 @@ fn state_round_trips_as_json() {
         serde_json::from_str::<State>("{}").unwrap(),
         State::default()
     );
+    // Mid first read of a table that was empty when it began: `then` is null,
+    // which is not the same as no first read under way.
+    let first_read = r#"{"tables":{"public.users":{"cursor_column":"updated_at","after":{"key":["7"]},"initial":{"then":null}}}}"#;
+    let parsed: State = serde_json::from_str(first_read).unwrap();
+    assert_eq!(
+        parsed.tables["public.users"].initial,
+        Some(InitialRead { then: None })
+    );
+    assert_eq!(serde_json::to_string(&parsed).unwrap(), first_read);
 }
 
 #[test]
