@@ -196,6 +196,23 @@ fn server_error(e: &ServerError, ctx: Context<'_>) -> Error {
         c if c.starts_with("08") || matches!(c, "53300" | "57P01" | "57P02" | "57P03") => {
             Error::network(format!("PostgreSQL at {host}: {e}"))
         }
+        // data_exception, integrity_constraint_violation: the message and its
+        // detail often quote the offending value (`invalid input syntax for
+        // type integer: "..."`), which is the user's data; the server's own
+        // log has it in full.
+        c if c.starts_with("22") || c.starts_with("23") => Error::source(format!(
+            "PostgreSQL at {host}{}: a {} error (SQLSTATE {code}); the server's message is \
+             withheld as it may quote a row's value: find it in the server's log, or run the \
+             table's query in psql",
+            ctx.table
+                .map(|t| format!(", reading `{t}`"))
+                .unwrap_or_default(),
+            if c.starts_with("22") {
+                "data"
+            } else {
+                "constraint"
+            },
+        )),
         _ => Error::source(match ctx.table {
             Some(t) => format!("PostgreSQL at {host}, reading `{t}`: {e}"),
             None => format!("PostgreSQL at {host}: {e}"),
@@ -302,6 +319,27 @@ mod tests {
         let e =
             PgError::Server(err("3D000", "database \"nope\" does not exist")).into_error(ctx(None));
         assert!(e.message.contains("check `database`"), "{}", e.message);
+    }
+
+    #[test]
+    fn data_errors_never_quote_the_value() {
+        let mut bad_cast = err(
+            "22P02",
+            "invalid input syntax for type integer: \"hunter2\"",
+        );
+        bad_cast.detail = Some("value \"hunter2\" in row 7".into());
+        let e = PgError::Server(bad_cast).into_error(ctx(Some("public.v")));
+        assert_eq!(e.kind, ErrorKind::Source);
+        assert_eq!(
+            e.message,
+            "PostgreSQL at db.example, reading `public.v`: a data error (SQLSTATE 22P02); the \
+             server's message is withheld as it may quote a row's value: find it in the \
+             server's log, or run the table's query in psql"
+        );
+        let e = PgError::Server(err("23505", "duplicate key value: (id)=(hunter2)"))
+            .into_error(ctx(None));
+        assert!(!e.message.contains("hunter2"), "{}", e.message);
+        assert!(e.message.contains("constraint error (SQLSTATE 23505)"));
     }
 
     #[test]
