@@ -521,3 +521,95 @@ fn a_reconnecting_customer_replaces_its_stale_session() {
     setup.sync(&job).expect(0);
     assert_eq!(results(&job)[0].2, "echoed 1000 bytes");
 }
+
+/// A worker connection whose far side stops reading (the customer's database
+/// is stuck) fills its buffers; the relay then closes it, rather than let it
+/// park the worker's whole SSH session, so the worker's other connections,
+/// here to another customer's tunnel, keep moving.
+#[test]
+fn a_stuck_connection_does_not_stall_the_workers_other_connections() {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+
+    let setup = Setup::new();
+    let relay = setup.start();
+    // Accepts and never reads.
+    let stuck = net::serve(|s| async move {
+        let _held = s;
+        std::future::pending::<()>().await
+    });
+    let echo = net::echo_server();
+    let _alpha = Customer::start(&setup, "cust_alpha", ALPHA_PORT, &stuck);
+    let _gamma = Customer::start(&setup, "cust_gamma", GAMMA_PORT, &echo);
+    wait_up(&relay, "alpha");
+    wait_up(&relay, "gamma");
+
+    // The worker: a stock OpenSSH client, both forwards on one SSH session.
+    let d = setup.dir.path();
+    let (to_stuck, to_echo) = (free_port(), free_port());
+    let mut worker = Customer(
+        Command::new("ssh")
+            .args(["-N", "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes"])
+            .arg("-o")
+            .arg(format!(
+                "UserKnownHostsFile={}",
+                d.join("known_hosts").display()
+            ))
+            .args([
+                "-o",
+                "StrictHostKeyChecking=yes",
+                "-o",
+                "ExitOnForwardFailure=yes",
+            ])
+            .arg("-i")
+            .arg(d.join("worker"))
+            .args(["-p", &setup.port.to_string()])
+            .args(["-L", &format!("{to_stuck}:alpha:1")])
+            .args(["-L", &format!("{to_echo}:gamma:1")])
+            .arg("airlock@127.0.0.1")
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("run ssh"),
+    );
+    let start = Instant::now();
+    while TcpStream::connect(("127.0.0.1", to_echo)).is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "ssh -L never listened"
+        );
+        assert!(worker.0.try_wait().unwrap().is_none(), "ssh -L exited");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    // Push far more than every buffer on the way holds into the stuck side.
+    let mut flood = TcpStream::connect(("127.0.0.1", to_stuck)).unwrap();
+    let flooding = std::thread::spawn(move || {
+        let chunk = vec![0x5a_u8; 1 << 20];
+        for _ in 0..256 {
+            if flood.write_all(&chunk).is_err() {
+                return true;
+            }
+        }
+        false
+    });
+    std::thread::sleep(Duration::from_secs(2));
+
+    let mut conn = TcpStream::connect(("127.0.0.1", to_echo)).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let asked = Instant::now();
+    conn.write_all(b"still moving\n").unwrap();
+    let mut got = [0u8; 13];
+    conn.read_exact(&mut got)
+        .expect("the echo through the other tunnel answers while the stuck one is full");
+    assert_eq!(&got, b"still moving\n");
+    assert!(
+        asked.elapsed() < Duration::from_secs(20),
+        "the echo took {:?}",
+        asked.elapsed()
+    );
+    assert!(
+        flooding.join().unwrap(),
+        "the relay closed the stuck connection instead of taking 256 MiB"
+    );
+}

@@ -9,6 +9,8 @@ use std::time::SystemTime;
 
 use serde::Serialize;
 
+use crate::ssh::stream::SessionFlow;
+
 /// One forward a customer's session holds.
 #[derive(Clone)]
 pub(crate) struct Forward {
@@ -25,6 +27,8 @@ pub(crate) struct Forward {
     pub since: SystemTime,
     /// The customer's address, for the status file and logs.
     pub peer: String,
+    /// Flow state of the customer's session, shared by its spliced connections.
+    pub flow: Arc<SessionFlow>,
 }
 
 /// Traffic counters of one tunnel, updated while connections run.

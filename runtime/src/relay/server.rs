@@ -20,12 +20,17 @@ use russh::{Channel, ChannelOpenFailure};
 use super::config::{RelayConfig, key_id};
 use super::counted::{Counted, OpenConnection};
 use super::registry::{Forward, Registry};
+use crate::ssh::stream::{SessionFlow, SshStream, StallPolicy};
 
 /// Worker connections a single SSH connection may have open at once.
 pub const MAX_CHANNELS_PER_CONNECTION: usize = 64;
 /// How long the customer's side may take to accept a forwarded channel
 /// (its `ssh` connects to the database meanwhile).
 const FORWARD_OPEN_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long a spliced connection whose far side stopped reading may hold up
+/// the other connections of its SSH session (see `ssh::stream`): a stuck
+/// database behind one tunnel must not stall a worker's connections to others.
+const STALL_TIMEOUT: Duration = crate::ssh::pool::DEFAULT_STALL_TIMEOUT;
 
 /// Who may do what, built once from the config.
 pub(crate) struct Rules {
@@ -89,6 +94,7 @@ impl russh::server::Server for RelayServer {
             peer: peer.map(|p| p.to_string()).unwrap_or_else(|| "?".into()),
             role: Role::Unauthenticated,
             channels: Arc::new(AtomicUsize::new(0)),
+            flow: Arc::default(),
         }
     }
 }
@@ -114,6 +120,8 @@ pub(crate) struct Connection {
     role: Role,
     /// Spliced connections open on this SSH connection.
     channels: Arc<AtomicUsize>,
+    /// Flow state shared by this SSH connection's spliced connections.
+    flow: Arc<SessionFlow>,
 }
 
 impl Drop for Connection {
@@ -204,6 +212,7 @@ impl russh::server::Handler for Connection {
                 session: self.id,
                 since: SystemTime::now(),
                 peer: self.peer.clone(),
+                flow: self.flow.clone(),
             },
         );
         tracing::info!("tunnel \"{tunnel}\" is up (customer {})", self.peer);
@@ -285,11 +294,16 @@ impl russh::server::Handler for Connection {
         let open = OpenChannels(self.channels.clone());
         let shared = self.shared.clone();
         let tunnel = host.to_owned();
+        let worker = Worker {
+            channel,
+            flow: self.flow.clone(),
+            peer: self.peer.clone(),
+        };
         // The customer's answer may take a while (its ssh connects to the
         // database first); waiting here would hold up this worker's session.
         tokio::spawn(async move {
             let _open = open;
-            splice(shared, tunnel, forward, channel, reply).await;
+            splice(shared, tunnel, forward, worker, reply).await;
         });
         Ok(())
     }
@@ -304,13 +318,27 @@ impl Drop for OpenChannels {
     }
 }
 
+/// A worker's `direct-tcpip` channel waiting to be spliced.
+struct Worker {
+    channel: Channel<Msg>,
+    /// Flow state of the worker's SSH connection.
+    flow: Arc<SessionFlow>,
+    /// The worker's address, for logs.
+    peer: String,
+}
+
 /// Opens the `forwarded-tcpip` channel on the customer's session, answers the
 /// worker, and copies bytes both ways until both sides are done.
+///
+/// Both channels go through [`SshStream`]: russh parks a whole session while
+/// one channel's small queue is full, so a side that stops reading (a stuck
+/// database, a stalled worker) would otherwise stall every other connection
+/// of the session it sends on, for as long as it stays stuck.
 async fn splice(
     shared: Arc<Shared>,
     tunnel: String,
     forward: Forward,
-    worker: Channel<Msg>,
+    worker: Worker,
     reply: ChannelOpenHandle,
 ) {
     let open = forward.handle.channel_open_forwarded_tcpip(
@@ -335,8 +363,27 @@ async fn splice(
     reply.accept().await;
     let traffic = shared.registry.traffic(&tunnel);
     let _open = OpenConnection::new(traffic.clone());
-    let mut a = Counted::new(worker.into_stream(), traffic.clone());
-    let mut b = Counted::new(customer.into_stream(), traffic);
+    let stall = StallPolicy::CloseWhenStuck(STALL_TIMEOUT);
+    let worker = SshStream::new(
+        worker.channel,
+        worker.flow,
+        stall.clone(),
+        format!(
+            "tunnel \"{tunnel}\": a connection from worker {}",
+            worker.peer
+        ),
+    );
+    let customer = SshStream::new(
+        customer,
+        forward.flow.clone(),
+        stall,
+        format!(
+            "tunnel \"{tunnel}\": a connection to customer {}",
+            forward.peer
+        ),
+    );
+    let mut a = Counted::new(worker, traffic.clone());
+    let mut b = Counted::new(customer, traffic);
     if let Err(e) = tokio::io::copy_bidirectional(&mut a, &mut b).await {
         tracing::debug!("tunnel \"{tunnel}\": connection ended: {e}");
     }

@@ -12,7 +12,7 @@ pub mod host_key;
 pub mod keys;
 pub mod pool;
 pub mod session;
-mod stream;
+pub(crate) mod stream;
 pub mod tuning;
 
 pub use fingerprint::fetch_host_key;

@@ -10,8 +10,7 @@ use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use bytes::Bytes;
-use russh::client::Msg;
-use russh::{Channel, ChannelMsg};
+use russh::{Channel, ChannelId, ChannelMsg};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
@@ -38,6 +37,11 @@ pub(crate) enum StallPolicy {
     /// Close the connection when its buffer is full, its reader has read
     /// nothing for this long, and another reader on the session is waiting.
     CloseAfter(Duration),
+    /// Close the connection when its buffer is full and its reader has read
+    /// nothing for this long, whoever else waits: for the relay, whose
+    /// sessions are shared by many jobs and where a parked session also holds
+    /// up connections not opened yet, which no reader count can see.
+    CloseWhenStuck(Duration),
 }
 
 enum Item {
@@ -70,12 +74,16 @@ impl std::fmt::Debug for SshStream {
 impl SshStream {
     /// Wraps an open channel; spawns the task that moves its incoming data into
     /// the stream's buffer.
-    pub(crate) fn new(
-        channel: Channel<Msg>,
+    pub(crate) fn new<S>(
+        channel: Channel<S>,
         flow: Arc<SessionFlow>,
         stall: StallPolicy,
         label: String,
-    ) -> SshStream {
+    ) -> SshStream
+    where
+        // A client's channel, or (in the relay) a server's.
+        S: From<(ChannelId, ChannelMsg)> + Send + Sync + 'static,
+    {
         let (read_half, write_half) = channel.split();
         let writer = Box::pin(write_half.make_writer());
         let (tx, rx) = mpsc::unbounded_channel();
@@ -269,9 +277,10 @@ impl Pump {
         if let Ok(permit) = self.budget.clone().try_acquire_many_owned(want) {
             return Some(permit);
         }
-        let grace = match self.stall {
-            StallPolicy::Wait => None,
-            StallPolicy::CloseAfter(d) => Some(d),
+        let (grace, alone) = match self.stall {
+            StallPolicy::Wait => (None, false),
+            StallPolicy::CloseAfter(d) => (Some(d), false),
+            StallPolicy::CloseWhenStuck(d) => (Some(d), true),
         };
         let mut seen = self.read_bytes.load(Ordering::Relaxed);
         loop {
@@ -288,11 +297,11 @@ impl Pump {
                 () = tick => {
                     let now = self.read_bytes.load(Ordering::Relaxed);
                     let others = self.flow.waiting_readers.load(Ordering::Relaxed);
-                    if now == seen && others > 0 {
+                    if now == seen && (others > 0 || alone) {
                         let secs = grace.unwrap_or_default().as_secs_f32();
                         tracing::warn!(
                             "{}: closing a connection whose reader stopped for {secs:.0} s with {} MiB buffered, \
-                             so the {others} other connection(s) on the same SSH session can proceed",
+                             so the other connections on the same SSH session ({others} waiting) can proceed",
                             self.label,
                             CHANNEL_BUFFER_BYTES >> 20
                         );
@@ -300,8 +309,8 @@ impl Pump {
                             io::ErrorKind::ConnectionAborted,
                             format!(
                                 "{}: connection closed by airlock: nothing was read from it for {secs:.0} s while \
-                                 the server kept sending ({} MiB buffered) and other connections on the same SSH \
-                                 session were waiting behind it",
+                                 the other side kept sending ({} MiB buffered), which holds up every other \
+                                 connection on the same SSH session",
                                 self.label,
                                 CHANNEL_BUFFER_BYTES >> 20
                             ),
