@@ -19,6 +19,20 @@ pub enum NetErrorKind {
     Closed,
 }
 
+/// What an SSH server answered, when that answer is why a connection failed.
+/// A route built on SSH (the reverse tunnel's relay) uses it to say what the
+/// answer means there, without reading the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SshRefusal {
+    /// The server refused to open the `direct-tcpip` channel
+    /// (administratively prohibited).
+    ChannelProhibited,
+    /// The server could not connect to the channel's target (connect failed).
+    ChannelConnectFailed,
+    /// The server rejected the public key offered.
+    KeyRejected,
+}
+
 /// A network failure: its kind and a message that names the endpoint, host or
 /// fingerprint involved and says what to do. Never contains a secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +41,8 @@ pub struct NetError {
     pub kind: NetErrorKind,
     /// The message for the user.
     pub message: String,
+    /// The SSH server's answer behind it, if that is the cause.
+    pub refusal: Option<SshRefusal>,
 }
 
 impl NetError {
@@ -35,7 +51,14 @@ impl NetError {
         NetError {
             kind,
             message: message.into(),
+            refusal: None,
         }
+    }
+
+    /// The same error, caused by the SSH server's answer `refusal`.
+    pub fn refused_by(mut self, refusal: SshRefusal) -> NetError {
+        self.refusal = Some(refusal);
+        self
     }
 
     /// [`NetErrorKind::Denied`].

@@ -19,7 +19,7 @@ pub mod transport;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-pub use error::{NetError, NetErrorKind};
+pub use error::{NetError, NetErrorKind, SshRefusal};
 pub use policy::EgressPolicy;
 pub use stream::{BoxStream, Stream};
 pub use tls::{TlsClient, TlsInfo};

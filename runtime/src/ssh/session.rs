@@ -13,7 +13,7 @@ use russh::{Channel, ChannelOpenFailure, MethodKind};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::config::{SshAuth, SshHop, SshRoute};
-use crate::net::NetError;
+use crate::net::{NetError, SshRefusal};
 use crate::ssh::handler::{HopError, HopHandler};
 use crate::ssh::host_key::{self, Verified};
 use crate::ssh::keys;
@@ -167,12 +167,14 @@ fn refusal(bastion: &str, host: &str, port: u16, reason: ChannelOpenFailure) -> 
             "the SSH server {bastion} could not connect to {host}:{port} (connect failed: refused, \
              unreachable or unknown name in the bastion's network); check that {host}:{port} is right \
              and reachable from the bastion"
-        )),
+        ))
+        .refused_by(SshRefusal::ChannelConnectFailed),
         ChannelOpenFailure::AdministrativelyProhibited => NetError::denied(format!(
             "the SSH server {bastion} refused to open a connection to {host}:{port} (administratively \
              prohibited): its sshd must allow TCP forwarding for this user: `AllowTcpForwarding yes` \
              (or `local`), and if `PermitOpen` is set it must list {host}:{port}"
-        )),
+        ))
+        .refused_by(SshRefusal::ChannelProhibited),
         other => NetError::unreachable(format!(
             "the SSH server {bastion} refused to open a connection to {host}:{port} ({other:?}); \
              its sshd must allow TCP forwarding (AllowTcpForwarding / PermitOpen)"
@@ -382,11 +384,15 @@ async fn authenticate(
             } else {
                 format!("check {}.password", hop.key_path)
             };
-            Err(NetError::denied(format!(
+            let e = NetError::denied(format!(
                 "SSH server {}:{} ({}) rejected {described} authentication as user \"{}\"; \
                  the server accepts: {accepted}; {hint}",
                 hop.host, hop.port, hop.key_path, hop.user
-            )))
+            ));
+            Err(match method {
+                MethodKind::PublicKey if !partial_success => e.refused_by(SshRefusal::KeyRejected),
+                _ => e,
+            })
         }
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::{PathInfo, ssh};
 use crate::config::ReverseSshRoute;
-use crate::net::{BoxStream, Dialer, NetError, NetErrorKind};
+use crate::net::{BoxStream, Dialer, NetError, SshRefusal};
 
 /// Opens a connection through the tunnel `route.tunnel`; `port` is the
 /// endpoint's port, passed along for the relay's logs only.
@@ -29,8 +29,8 @@ pub async fn open(
     Ok((stream, path))
 }
 
-/// SSH channel refusals carry only a reason code, worded for a bastion's sshd
-/// by the SSH client; say what they mean coming from a relay.
+/// SSH refusals are worded for a bastion's sshd by the SSH client; say what
+/// they mean coming from a relay.
 fn explain(e: NetError, route: &ReverseSshRoute) -> NetError {
     let tunnel = &route.tunnel;
     let relay = route
@@ -39,30 +39,23 @@ fn explain(e: NetError, route: &ReverseSshRoute) -> NetError {
         .last()
         .map(|h| format!("{}:{}", h.host, h.port))
         .unwrap_or_default();
-    // `session.rs` words an administratively-prohibited refusal this way.
-    if e.kind == NetErrorKind::Denied && e.message.contains("administratively prohibited") {
-        return NetError::denied(format!(
+    match e.refusal {
+        Some(SshRefusal::ChannelProhibited) => NetError::denied(format!(
             "the relay {relay} refused tunnel \"{tunnel}\": this worker's key may not reach it, \
              or the relay has no tunnel of that name (relay.toml: [[tunnels]] name and the \
              [[workers]] entry's tunnels)"
-        ));
-    }
-    // An unknown worker key fails authentication; the SSH client's hint
-    // (authorized_keys) is a bastion's, not the relay's.
-    if e.kind == NetErrorKind::Denied && e.message.contains("rejected publickey") {
-        return NetError::denied(format!(
+        )),
+        // The SSH client's hint (authorized_keys) is a bastion's, not the relay's.
+        Some(SshRefusal::KeyRejected) => NetError::denied(format!(
             "the relay {relay} does not know this worker's key: add its public line as \
              `key` of a [[workers]] entry (with tunnels = [\"{tunnel}\"]) in the relay's relay.toml \
              ({})",
             e.message
-        ));
-    }
-    // ...and a connect-failed refusal this way.
-    if e.kind == NetErrorKind::Unreachable && e.message.contains("could not connect to") {
-        return NetError::unreachable(format!(
+        )),
+        Some(SshRefusal::ChannelConnectFailed) => NetError::unreachable(format!(
             "tunnel \"{tunnel}\" is not up on the relay {relay}: the customer's `ssh -R` (autossh) is \
              not connected, or its side could not reach the database"
-        ));
+        )),
+        None => e,
     }
-    e
 }
