@@ -206,13 +206,24 @@ impl Writer {
 
     /// Inserts or replaces rows.
     pub fn upsert(&mut self, table: &str, rows: Vec<Row>) -> Result<(), WriteError> {
+        let bytes = rows_bytes(&rows);
+        self.upsert_measured(table, rows, bytes)
+    }
+
+    /// [`upsert`](Writer::upsert) of rows whose [`rows_bytes`] the caller
+    /// already took (the host call measures them for its payload limit).
+    pub fn upsert_measured(
+        &mut self,
+        table: &str,
+        rows: Vec<Row>,
+        bytes: u64,
+    ) -> Result<(), WriteError> {
         self.guard(|w| {
             let schema = w.schema(table)?;
             for (i, row) in rows.iter().enumerate() {
                 schema.check_row(row, i).map_err(WriteError::Invalid)?;
             }
             let n = rows.len() as u64;
-            let bytes = rows_bytes(&rows);
             w.send(Op::Upsert(table.to_owned(), rows), bytes)?;
             w.progress.add(table, |t| t.upserts += n);
             w.pending(n)
@@ -221,13 +232,24 @@ impl Writer {
 
     /// Marks rows deleted by primary key.
     pub fn delete(&mut self, table: &str, keys: Vec<Row>) -> Result<(), WriteError> {
+        let bytes = rows_bytes(&keys);
+        self.delete_measured(table, keys, bytes)
+    }
+
+    /// [`delete`](Writer::delete) of keys whose [`rows_bytes`] the caller
+    /// already took.
+    pub fn delete_measured(
+        &mut self,
+        table: &str,
+        keys: Vec<Row>,
+        bytes: u64,
+    ) -> Result<(), WriteError> {
         self.guard(|w| {
             let schema = w.schema(table)?;
             for (i, key) in keys.iter().enumerate() {
                 schema.check_key(key, i).map_err(WriteError::Invalid)?;
             }
             let n = keys.len() as u64;
-            let bytes = rows_bytes(&keys);
             w.send(Op::Delete(table.to_owned(), keys), bytes)?;
             w.progress.add(table, |t| t.deletes += n);
             w.pending(n)

@@ -7,7 +7,7 @@ use wasmtime::component::{HasSelf, Linker};
 use super::bindings::{wit_records, wit_types};
 use super::limits::{LimitExceeded, mib};
 use crate::job::{WriteError, Writer};
-use crate::schema::{Row, Value};
+use crate::schema::{Row, Value, rows_bytes};
 
 /// Per-store state of the records interface.
 pub struct RecordsCtx {
@@ -85,9 +85,10 @@ impl wit_records::Host for RecordsCtx {
         table: String,
         rows: Vec<wit_types::Row>,
     ) -> wasmtime::Result<Result<(), wit_types::Error>> {
-        self.limit("upsert", batch_size(&table, &rows))?;
-        let rows = rows.into_iter().map(lift_row).collect();
-        Ok(self.with_writer(|w| w.upsert(&table, rows)))
+        let rows: Vec<Row> = rows.into_iter().map(lift_row).collect();
+        let bytes = rows_bytes(&rows);
+        self.limit("upsert", table.len() as u64 + bytes)?;
+        Ok(self.with_writer(|w| w.upsert_measured(&table, rows, bytes)))
     }
 
     fn delete(
@@ -95,9 +96,10 @@ impl wit_records::Host for RecordsCtx {
         table: String,
         keys: Vec<wit_types::Row>,
     ) -> wasmtime::Result<Result<(), wit_types::Error>> {
-        self.limit("delete", batch_size(&table, &keys))?;
-        let keys = keys.into_iter().map(lift_row).collect();
-        Ok(self.with_writer(|w| w.delete(&table, keys)))
+        let keys: Vec<Row> = keys.into_iter().map(lift_row).collect();
+        let bytes = rows_bytes(&keys);
+        self.limit("delete", table.len() as u64 + bytes)?;
+        Ok(self.with_writer(|w| w.delete_measured(&table, keys, bytes)))
     }
 
     fn truncate(&mut self, table: String) -> wasmtime::Result<Result<(), wit_types::Error>> {
@@ -109,24 +111,6 @@ impl wit_records::Host for RecordsCtx {
         self.limit("checkpoint", state.len() as u64)?;
         Ok(self.with_writer(|w| w.checkpoint(state)))
     }
-}
-
-/// Bytes a batch occupies once lifted into the host.
-fn batch_size(table: &str, rows: &[wit_types::Row]) -> u64 {
-    let cell = std::mem::size_of::<wit_types::Value>() as u64;
-    let heap: u64 = rows
-        .iter()
-        .flatten()
-        .map(|v| match v {
-            wit_types::Value::Text(s)
-            | wit_types::Value::Decimal(s)
-            | wit_types::Value::Json(s) => s.len() as u64,
-            wit_types::Value::Bytes(b) => b.len() as u64,
-            _ => 0,
-        })
-        .sum();
-    let cells: u64 = rows.iter().map(|r| r.len() as u64).sum();
-    table.len() as u64 + heap + cells * cell
 }
 
 /// Moves a WIT row into a plain row; strings and byte buffers are moved, not copied.
