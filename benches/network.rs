@@ -165,7 +165,7 @@ fn tunnel_vs_openssh(bytes: u64) {
                     &route,
                     "127.0.0.1",
                     server.port,
-                    Duration::from_secs(10),
+                    airlock::net::Deadline::after(Duration::from_secs(10)),
                     &*dial,
                 )
                 .await

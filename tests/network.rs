@@ -115,19 +115,28 @@ fn tls_peers() -> TlsPeers {
 #[test]
 fn host_side_tls_verifies_the_endpoint_name_and_ca() {
     let p = tls_peers();
+    // Accepts, then says nothing: the handshake is the step that runs out of time.
+    let silent = net::serve(|s| async move {
+        let _held = s;
+        std::future::pending::<()>().await
+    });
     let ca = p.dir.path().join("ca.pem").display().to_string();
     let body = format!(
         "[endpoints.good]\nhost = \"localhost\"\nport = {good}\ntls = \"require\"\nca_file = {ca:?}\n\n\
          [endpoints.wrongname]\nhost = \"localhost\"\nport = {wrong}\ntls = \"require\"\nca_file = {ca:?}\n\n\
          [endpoints.untrusted]\nhost = \"localhost\"\nport = {good}\ntls = \"require\"\n\n\
-         [endpoints.clear]\nhost = \"localhost\"\nport = {good}\n\n{}",
+         [endpoints.clear]\nhost = \"localhost\"\nport = {good}\n\n\
+         [endpoints.silent]\nhost = \"localhost\"\nport = {silent}\ntls = \"require\"\nca_file = {ca:?}\n\
+         connect_timeout_secs = 1\n\n{}",
         probes(&[
             ("good", "http-get", "path = \"/\""),
             ("wrongname", "http-get", "path = \"/\""),
             ("untrusted", "http-get", "path = \"/\""),
+            ("silent", "connect", ""),
         ]),
         good = p.good.port(),
         wrong = p.wrong_name.port(),
+        silent = silent.port(),
     );
     let job = Job::new(&guest("tests/guests/nettest"), &body);
     sync_with_policy(&job, Some(&p.policy)).expect(0);
@@ -141,6 +150,14 @@ fn host_side_tls_verifies_the_endpoint_name_and_ca() {
         r[2].2.contains("unknown CA") && r[2].2.contains("ca_file"),
         "{r:?}"
     );
+    assert_eq!(r[3].1, "timeout", "{r:?}");
+    assert!(
+        r[3].2.contains(
+            "the TLS handshake with localhost did not finish within the connect timeout \
+             (1 s, connect_timeout_secs)"
+        ),
+        "the step that ran out of time says so: {r:?}"
+    );
 
     // `check` reports each endpoint: route, address, TLS version and certificate.
     let config = job.config.display().to_string();
@@ -148,7 +165,7 @@ fn host_side_tls_verifies_the_endpoint_name_and_ca() {
         &["check", "--config", &config],
         &[("AIRLOCK_EGRESS_POLICY", &p.policy)],
     );
-    assert_eq!(run.code, 1, "two endpoints fail: {}", run.stdout);
+    assert_eq!(run.code, 1, "three endpoints fail: {}", run.stdout);
     assert!(run.stdout.contains("endpoint \"good\""), "{}", run.stdout);
     assert!(run.stdout.contains("tls: TLSv1.3"), "{}", run.stdout);
     assert!(run.stdout.contains("CN=localhost"), "{}", run.stdout);

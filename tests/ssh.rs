@@ -118,8 +118,14 @@ async fn open(
     target_port: u16,
 ) -> Result<(SshStream, RouteInfo), NetError> {
     let first = route.hops[0].port;
-    pool.open_direct_tcpip(route, "127.0.0.1", target_port, TIMEOUT, &*dialer(first))
-        .await
+    pool.open_direct_tcpip(
+        route,
+        "127.0.0.1",
+        target_port,
+        airlock::net::Deadline::after(TIMEOUT),
+        &*dialer(first),
+    )
+    .await
 }
 
 /// A key authorized on `sshd`: (private key text, public line).

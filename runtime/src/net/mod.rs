@@ -10,6 +10,7 @@
 //!
 //! Nothing else in airlock opens sockets for a connector.
 
+pub mod deadline;
 pub mod error;
 pub mod policy;
 pub mod stream;
@@ -19,6 +20,7 @@ pub mod transport;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+pub use deadline::Deadline;
 pub use error::{NetError, NetErrorKind, SshRefusal};
 pub use policy::EgressPolicy;
 pub use stream::{BoxStream, Stream};
@@ -27,6 +29,10 @@ pub use transport::PathInfo;
 
 use crate::config::{Endpoint, Route, TlsMode};
 use crate::ssh::SshPool;
+
+/// How long after its deadline a connect attempt is cut off regardless, should
+/// a step ever not bound itself.
+const BACKSTOP: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// What every job of a process shares: the operator's egress policy and the
 /// SSH session pool (one session per bastion, user and key, for all jobs).
@@ -144,12 +150,14 @@ impl Network {
     pub async fn connect(&self, name: &str) -> Result<Dialed, NetError> {
         let h = self.handle(name)?;
         let e = &h.endpoint;
-        let timeout = e.connect_timeout;
+        // Every step below ends by this one deadline and names itself when it
+        // is the one that runs out of time.
+        let deadline = Deadline::after(e.connect_timeout);
         let open = async {
             let (stream, path): (BoxStream, PathInfo) = match &e.route {
                 Route::Direct => {
                     let (tcp, addr) =
-                        transport::direct::dial(&e.host, e.port, &self.dialer.policy, timeout)
+                        transport::direct::dial(&e.host, e.port, &self.dialer.policy, deadline)
                             .await?;
                     let path = PathInfo {
                         hops: vec![format!("tcp {addr}")],
@@ -162,7 +170,7 @@ impl Network {
                         Some((host, port)) => (host.as_str(), *port),
                         None => (e.host.as_str(), e.port),
                     };
-                    transport::ssh::open(&self.dialer, route, host, port, timeout).await?
+                    transport::ssh::open(&self.dialer, route, host, port, deadline).await?
                 }
                 Route::PrivateEndpoint(pe) => {
                     // `e.host` is not looked up: the bytes go to the private
@@ -171,18 +179,18 @@ impl Network {
                         pe,
                         &self.dialer.policy,
                         &format!("endpoints.{name}.via.private_endpoint"),
-                        timeout,
+                        deadline,
                     )
                     .await?;
                     (Box::new(tcp), path)
                 }
                 Route::ReverseSsh(route) => {
-                    transport::reverse_ssh::open(&self.dialer, route, e.port, timeout).await?
+                    transport::reverse_ssh::open(&self.dialer, route, e.port, deadline).await?
                 }
             };
             match (&h.tls, e.tls.immediate) {
                 (Some(tls), true) => {
-                    let (stream, info) = tls.handshake(stream, timeout).await?;
+                    let (stream, info) = tls.handshake(stream, deadline).await?;
                     Ok(Dialed {
                         stream,
                         path,
@@ -196,12 +204,13 @@ impl Network {
                 }),
             }
         };
-        let result = tokio::time::timeout(timeout, open)
+        // A backstop only: each step is bounded by the deadline already.
+        let result = tokio::time::timeout_at(deadline.at() + BACKSTOP, open)
             .await
             .unwrap_or_else(|_| {
                 Err(NetError::timeout(format!(
                     "connecting took longer than {} s (endpoints.{name}.connect_timeout_secs)",
-                    timeout.as_secs()
+                    deadline.timeout().as_secs_f32()
                 )))
             });
         result.map_err(|err| err.context(format!("endpoint \"{name}\" ({}:{})", e.host, e.port)))
@@ -220,7 +229,7 @@ impl Network {
                 "endpoint \"{name}\" has tls = \"disable\"; set tls = \"require\" (or \"prefer\") with tls_handshake = \"in-band\" to let the connector start TLS"
             )));
         };
-        tls.handshake(stream, h.endpoint.connect_timeout)
+        tls.handshake(stream, Deadline::after(h.endpoint.connect_timeout))
             .await
             .map_err(|err| err.context(format!("endpoint \"{name}\"")))
     }

@@ -3,15 +3,14 @@
 //! because the name checked is never the address dialed.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::{ClientConfig, RootCertStore};
 use tokio_rustls::TlsConnector;
 
-use super::NetError;
 use super::stream::BoxStream;
+use super::{Deadline, NetError};
 use crate::config::Tls;
 
 /// A ready-to-use TLS client for one endpoint.
@@ -89,24 +88,18 @@ impl TlsClient {
         })
     }
 
-    /// Runs the handshake over `stream` within `timeout`.
+    /// Runs the handshake over `stream`, done by `deadline`.
     pub async fn handshake(
         &self,
         stream: BoxStream,
-        timeout: Duration,
+        deadline: Deadline,
     ) -> Result<(BoxStream, TlsInfo), NetError> {
-        let handshake = self.connector.connect(self.server_name.clone(), stream);
-        let tls = match tokio::time::timeout(timeout, handshake).await {
-            Err(_) => {
-                return Err(NetError::timeout(format!(
-                    "TLS handshake with {} took longer than {} s",
-                    self.host,
-                    timeout.as_secs()
-                )));
-            }
-            Ok(Err(e)) => return Err(self.explain(e)),
-            Ok(Ok(tls)) => tls,
+        let handshake = async {
+            let connect = self.connector.connect(self.server_name.clone(), stream);
+            connect.await.map_err(|e| self.explain(e))
         };
+        let doing = || format!("the TLS handshake with {}", self.host);
+        let tls = deadline.run(doing, handshake).await?;
         let (_, conn) = tls.get_ref();
         let version = match conn.protocol_version() {
             Some(rustls::ProtocolVersion::TLSv1_3) => "TLSv1.3".to_owned(),

@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use tokio::time::Instant;
 
 use crate::config::{SshAuth, SshRoute};
-use crate::net::NetError;
+use crate::net::{Deadline, NetError};
 use crate::ssh::session::{self, Established, OpenError, RouteInfo, Stage, hop_label};
 use crate::ssh::stream::SshStream;
 
@@ -82,30 +82,23 @@ impl SshPool {
     /// Opens a connection to `host:port` through `route`: a `direct-tcpip`
     /// channel on the route's shared session, establishing the session (every
     /// hop: key exchange, host key check, authentication) if there is none or
-    /// it died. The whole call, including any wait between retries, ends within
-    /// `connect_timeout`. `host` is resolved by the last hop.
+    /// it died. The whole call, including any wait between retries, ends by
+    /// `deadline`. `host` is resolved by the last hop.
     pub async fn open_direct_tcpip(
         &self,
         route: &SshRoute,
         host: &str,
         port: u16,
-        connect_timeout: Duration,
+        deadline: Deadline,
         first_hop: &FirstHopDialer,
     ) -> Result<(SshStream, RouteInfo), NetError> {
-        let deadline = Instant::now() + connect_timeout;
         let stage: Stage = Arc::new(Mutex::new(format!("opening {host}:{port}")));
-        let open = self.open_inner(route, host, port, first_hop, deadline, &stage);
-        match tokio::time::timeout_at(deadline, open).await {
-            Ok(r) => r,
-            Err(_) => {
-                let stage = stage.lock().unwrap_or_else(|e| e.into_inner()).clone();
-                Err(NetError::timeout(format!(
-                    "connecting to {host}:{port} through SSH took longer than the connect timeout \
-                     ({} s, connect_timeout_secs); it was {stage}",
-                    connect_timeout.as_secs_f32()
-                )))
-            }
-        }
+        let open = self.open_inner(route, host, port, first_hop, deadline.at(), &stage);
+        let doing = || {
+            let stage = stage.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            format!("connecting to {host}:{port} through SSH ({stage})")
+        };
+        deadline.run(doing, open).await
     }
 
     async fn open_inner(

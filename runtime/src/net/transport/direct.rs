@@ -2,30 +2,23 @@
 //! egress policy, dial the checked address. Also the first hop of every tunnel.
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use tokio::net::TcpStream;
 
-use crate::net::NetError;
 use crate::net::policy::EgressPolicy;
+use crate::net::{Deadline, NetError};
 
 /// Resolves `host`, keeps the addresses `policy` allows, and connects to the
-/// first that answers, all within `timeout`. The address connected to is the
+/// first that answers, all by `deadline`. The address connected to is the
 /// one checked: there is no second lookup an attacker's DNS could answer differently.
 pub async fn dial(
     host: &str,
     port: u16,
     policy: &EgressPolicy,
-    timeout: Duration,
+    deadline: Deadline,
 ) -> Result<(TcpStream, SocketAddr), NetError> {
-    tokio::time::timeout(timeout, dial_inner(host, port, policy))
-        .await
-        .unwrap_or_else(|_| {
-            Err(NetError::timeout(format!(
-                "connecting to {host}:{port} took longer than {} s (connect_timeout_secs)",
-                timeout.as_secs()
-            )))
-        })
+    let doing = || format!("connecting to {host}:{port}");
+    deadline.run(doing, dial_inner(host, port, policy)).await
 }
 
 async fn dial_inner(

@@ -14,35 +14,26 @@
 //! `host`, never against the private endpoint's name.
 
 use std::net::{IpAddr, SocketAddr};
-use std::time::Duration;
 
 use tokio::net::TcpStream;
 
 use super::PathInfo;
 use crate::config::PrivateEndpoint;
-use crate::net::NetError;
 use crate::net::policy::EgressPolicy;
+use crate::net::{Deadline, NetError};
 
 /// Resolves `pe.address`, checks every address with
 /// [`EgressPolicy::check_private_endpoint`], and connects to the first that
-/// answers, all within `timeout`. `key_path` is the config key of the route
+/// answers, all by `deadline`. `key_path` is the config key of the route
 /// (`endpoints.db.via.private_endpoint`), for errors.
 pub async fn dial(
     pe: &PrivateEndpoint,
     policy: &EgressPolicy,
     key_path: &str,
-    timeout: Duration,
+    deadline: Deadline,
 ) -> Result<(TcpStream, PathInfo), NetError> {
-    let result = tokio::time::timeout(timeout, dial_inner(pe, policy))
-        .await
-        .unwrap_or_else(|_| {
-            Err(NetError::timeout(format!(
-                "connecting to {}:{} took longer than {} s (connect_timeout_secs)",
-                pe.address,
-                pe.port,
-                timeout.as_secs()
-            )))
-        });
+    let doing = || format!("connecting to {}:{}", pe.address, pe.port);
+    let result = deadline.run(doing, dial_inner(pe, policy)).await;
     let (tcp, addr) = result.map_err(|e| e.context(key_path))?;
     let path = PathInfo {
         hops: vec![hop(pe, addr)],
@@ -156,7 +147,7 @@ mod tests {
             &pe("198.51.100.7"),
             &EgressPolicy::default(),
             "endpoints.db.via.private_endpoint",
-            Duration::from_secs(5),
+            Deadline::after(std::time::Duration::from_secs(5)),
         )
         .await
         .unwrap_err();
@@ -176,7 +167,7 @@ mod tests {
             &pe("localhost"),
             &policy,
             "endpoints.db.via.private_endpoint",
-            Duration::from_secs(5),
+            Deadline::after(std::time::Duration::from_secs(5)),
         )
         .await
         .unwrap_err();

@@ -4,11 +4,9 @@
 //! the port); so it shares the pooled session, keepalive, reconnect and
 //! host-key pinning of [`ssh`](super::ssh).
 
-use std::time::Duration;
-
 use super::{PathInfo, ssh};
 use crate::config::ReverseSshRoute;
-use crate::net::{BoxStream, Dialer, NetError, SshRefusal};
+use crate::net::{BoxStream, Deadline, Dialer, NetError, SshRefusal};
 
 /// Opens a connection through the tunnel `route.tunnel`; `port` is the
 /// endpoint's port, passed along for the relay's logs only.
@@ -16,10 +14,10 @@ pub async fn open(
     dialer: &Dialer,
     route: &ReverseSshRoute,
     port: u16,
-    timeout: Duration,
+    deadline: Deadline,
 ) -> Result<(BoxStream, PathInfo), NetError> {
     let tunnel = &route.tunnel;
-    let (stream, mut path) = ssh::open(dialer, &route.relay, tunnel, port, timeout)
+    let (stream, mut path) = ssh::open(dialer, &route.relay, tunnel, port, deadline)
         .await
         .map_err(|e| explain(e, route))?;
     if let Some(last) = path.hops.last_mut() {

@@ -3,11 +3,9 @@
 //! The first hop is dialed through [`direct::dial`](super::direct::dial), so the
 //! egress policy judges the bastion's resolved address like any other.
 
-use std::time::Duration;
-
 use super::{PathInfo, direct};
 use crate::config::SshRoute;
-use crate::net::{BoxStream, Dialer, NetError};
+use crate::net::{BoxStream, Deadline, Dialer, NetError};
 use crate::ssh::FirstHopDialer;
 
 /// Opens a channel to `host:port` through `route`; `host` is resolved by the last hop.
@@ -16,20 +14,20 @@ pub async fn open(
     route: &SshRoute,
     host: &str,
     port: u16,
-    timeout: Duration,
+    deadline: Deadline,
 ) -> Result<(BoxStream, PathInfo), NetError> {
     let policy = dialer.policy.clone();
     let first_hop: Box<FirstHopDialer> = Box::new(move |h: String, p: u16| {
         let policy = policy.clone();
         Box::pin(async move {
-            direct::dial(&h, p, &policy, timeout)
+            direct::dial(&h, p, &policy, deadline)
                 .await
                 .map(|(tcp, _)| tcp)
         })
     });
     let (stream, info) = dialer
         .ssh
-        .open_direct_tcpip(route, host, port, timeout, &*first_hop)
+        .open_direct_tcpip(route, host, port, deadline, &*first_hop)
         .await?;
     let mut hops: Vec<String> = info.to_string().lines().map(str::to_owned).collect();
     hops.push(format!(
