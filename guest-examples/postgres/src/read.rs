@@ -80,8 +80,10 @@ pub(crate) fn resume(
 /// The raw text of the position columns of the last row read, in buffers
 /// reused from row to row so tracking it allocates nothing.
 pub(crate) struct LastRow {
-    /// For each column of the table: its slot in `values`, if it is a position column.
-    slot_of: Vec<Option<usize>>,
+    /// For each column of the table: its slots in `values`, if it is a
+    /// position column. Two when the cursor column is also a key column
+    /// (`cursors = { "t" = "id" }` on an append-only table).
+    slot_of: Vec<[Option<usize>; 2]>,
     /// Cursor (if any) then key columns: `None` for NULL.
     values: Vec<Option<Vec<u8>>>,
     has_cursor: bool,
@@ -96,9 +98,10 @@ impl LastRow {
         if plan.mode != Mode::Snapshot {
             columns.extend(&plan.table.primary_key);
         }
-        let mut slot_of = vec![None; plan.table.columns.len()];
+        let mut slot_of = vec![[None; 2]; plan.table.columns.len()];
         for (slot, &c) in columns.iter().enumerate() {
-            slot_of[c] = Some(slot);
+            let at = usize::from(slot_of[c][0].is_some());
+            slot_of[c][at] = Some(slot);
         }
         LastRow {
             slot_of,
@@ -108,7 +111,7 @@ impl LastRow {
     }
 
     pub(crate) fn record(&mut self, column: usize, raw: Option<&[u8]>) {
-        if let Some(slot) = self.slot_of[column] {
+        for slot in self.slot_of[column].into_iter().flatten() {
             let v = &mut self.values[slot];
             match (raw, v.as_mut()) {
                 (Some(raw), Some(buf)) => {

@@ -255,4 +255,14 @@ fn the_last_row_position_is_tracked_without_reallocating() {
             key: vec!["5".into()]
         }
     );
+    // The key column as the cursor (an append-only table): both places get it.
+    let mut last = read::LastRow::new(&plan(Mode::Incremental(0)));
+    last.record(0, Some(b"9"));
+    assert_eq!(
+        last.position(),
+        Position {
+            cursor: Some("9".into()),
+            key: vec!["9".into()]
+        }
+    );
 }
