@@ -523,9 +523,10 @@ fn a_reconnecting_customer_replaces_its_stale_session() {
 }
 
 /// A worker connection whose far side stops reading (the customer's database
-/// is stuck) fills its buffers; the relay then closes it, rather than let it
-/// park the worker's whole SSH session, so the worker's other connections,
-/// here to another customer's tunnel, keep moving.
+/// is stuck) fills its buffers; once another connection on the same session
+/// waits behind it for 5 s the relay closes it, rather than let it park the
+/// worker's whole SSH session, so the worker's other connections, here to
+/// another customer's tunnel, keep moving.
 #[test]
 fn a_stuck_connection_does_not_stall_the_workers_other_connections() {
     use std::io::{Read, Write};
@@ -581,6 +582,15 @@ fn a_stuck_connection_does_not_stall_the_workers_other_connections() {
         std::thread::sleep(Duration::from_millis(50));
     }
 
+    // Another connection on the worker's session, waiting for its next answer.
+    let mut conn = TcpStream::connect(("127.0.0.1", to_echo)).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut got = [0u8; 13];
+    conn.write_all(b"first answer\n").unwrap();
+    conn.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"first answer\n");
+
     // Push far more than every buffer on the way holds into the stuck side.
     let mut flood = TcpStream::connect(("127.0.0.1", to_stuck)).unwrap();
     let flooding = std::thread::spawn(move || {
@@ -594,12 +604,8 @@ fn a_stuck_connection_does_not_stall_the_workers_other_connections() {
     });
     std::thread::sleep(Duration::from_secs(2));
 
-    let mut conn = TcpStream::connect(("127.0.0.1", to_echo)).unwrap();
-    conn.set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
     let asked = Instant::now();
     conn.write_all(b"still moving\n").unwrap();
-    let mut got = [0u8; 13];
     conn.read_exact(&mut got)
         .expect("the echo through the other tunnel answers while the stuck one is full");
     assert_eq!(&got, b"still moving\n");
@@ -612,4 +618,23 @@ fn a_stuck_connection_does_not_stall_the_workers_other_connections() {
         flooding.join().unwrap(),
         "the relay closed the stuck connection instead of taking 256 MiB"
     );
+    // ...all of it: its splice ended although its database never reads.
+    let start = Instant::now();
+    let open = |t: &str| {
+        relay
+            .status()
+            .into_iter()
+            .find(|s| s.name == t)
+            .unwrap()
+            .open
+    };
+    while open("alpha") > 0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the stuck connection is still spliced: {:?}",
+            relay.status()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(open("gamma"), 1, "the echo connection stays");
 }

@@ -29,6 +29,8 @@ pub enum SshRefusal {
     ChannelProhibited,
     /// The server could not connect to the channel's target (connect failed).
     ChannelConnectFailed,
+    /// The server refused the channel for want of resources (too many open).
+    ChannelResourceShortage,
     /// The server rejected the public key offered.
     KeyRejected,
 }

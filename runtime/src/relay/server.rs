@@ -28,9 +28,14 @@ pub const MAX_CHANNELS_PER_CONNECTION: usize = 64;
 /// (its `ssh` connects to the database meanwhile).
 const FORWARD_OPEN_TIMEOUT: Duration = Duration::from_secs(15);
 /// How long a spliced connection whose far side stopped reading may hold up
-/// the other connections of its SSH session (see `ssh::stream`): a stuck
-/// database behind one tunnel must not stall a worker's connections to others.
+/// the other connections of its SSH session while they wait (see
+/// `ssh::stream`): a stuck database behind one tunnel must not stall a
+/// worker's connections to others.
 const STALL_TIMEOUT: Duration = crate::ssh::pool::DEFAULT_STALL_TIMEOUT;
+/// ...and in any case, as a parked session also holds up connections that
+/// cannot open meanwhile. Long enough for a reader that pauses (a destination
+/// committing), well inside a client's keepalive limit (3 × 15 s).
+const STUCK_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Who may do what, built once from the config.
 pub(crate) struct Rules {
@@ -363,7 +368,10 @@ async fn splice(
     reply.accept().await;
     let traffic = shared.registry.traffic(&tunnel);
     let _open = OpenConnection::new(traffic.clone());
-    let stall = StallPolicy::CloseWhenStuck(STALL_TIMEOUT);
+    let stall = StallPolicy::CloseWhenStuck {
+        shared: STALL_TIMEOUT,
+        alone: STUCK_TIMEOUT,
+    };
     let worker = SshStream::new(
         worker.channel,
         worker.flow,
@@ -382,9 +390,18 @@ async fn splice(
             forward.peer
         ),
     );
+    // A side closed for stalling is torn down at once: the copy out of it may
+    // be blocked writing to the other side and never read the error.
+    let stalled = (worker.stalled(), customer.stalled());
     let mut a = Counted::new(worker, traffic.clone());
     let mut b = Counted::new(customer, traffic);
-    if let Err(e) = tokio::io::copy_bidirectional(&mut a, &mut b).await {
-        tracing::debug!("tunnel \"{tunnel}\": connection ended: {e}");
+    tokio::select! {
+        copied = tokio::io::copy_bidirectional(&mut a, &mut b) => {
+            if let Err(e) = copied {
+                tracing::debug!("tunnel \"{tunnel}\": connection ended: {e}");
+            }
+        }
+        () = stalled.0 => {}
+        () = stalled.1 => {}
     }
 }

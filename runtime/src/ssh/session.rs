@@ -175,6 +175,12 @@ fn refusal(bastion: &str, host: &str, port: u16, reason: ChannelOpenFailure) -> 
              (or `local`), and if `PermitOpen` is set it must list {host}:{port}"
         ))
         .refused_by(SshRefusal::ChannelProhibited),
+        ChannelOpenFailure::ResourceShortage => NetError::unreachable(format!(
+            "the SSH server {bastion} refused to open a connection to {host}:{port} (resource \
+             shortage: it has too many connections open on this SSH session); close some, or \
+             spread them over fewer jobs per worker process"
+        ))
+        .refused_by(SshRefusal::ChannelResourceShortage),
         other => NetError::unreachable(format!(
             "the SSH server {bastion} refused to open a connection to {host}:{port} ({other:?}); \
              its sshd must allow TCP forwarding (AllowTcpForwarding / PermitOpen)"

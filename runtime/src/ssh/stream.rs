@@ -12,7 +12,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use russh::{Channel, ChannelId, ChannelMsg};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc};
 
 use crate::ssh::tuning::CHANNEL_BUFFER_BYTES;
 
@@ -37,11 +37,17 @@ pub(crate) enum StallPolicy {
     /// Close the connection when its buffer is full, its reader has read
     /// nothing for this long, and another reader on the session is waiting.
     CloseAfter(Duration),
-    /// Close the connection when its buffer is full and its reader has read
-    /// nothing for this long, whoever else waits: for the relay, whose
-    /// sessions are shared by many jobs and where a parked session also holds
-    /// up connections not opened yet, which no reader count can see.
-    CloseWhenStuck(Duration),
+    /// For the relay, whose sessions are shared by many jobs: close the
+    /// connection when its buffer is full and its reader has read nothing for
+    /// `shared` while another reader on the session waits, or for `alone`
+    /// whoever waits (a parked session also holds up connections that cannot
+    /// open meanwhile, which no reader count sees).
+    CloseWhenStuck {
+        /// The grace while other readers wait.
+        shared: Duration,
+        /// The grace in any case.
+        alone: Duration,
+    },
 }
 
 enum Item {
@@ -54,6 +60,8 @@ enum Item {
 /// byte stream. Reading gives the target's bytes; `shutdown` sends EOF; dropping
 /// closes the channel.
 pub struct SshStream {
+    /// Told when the connection is closed for stalling others.
+    stalled: Arc<Notify>,
     rx: mpsc::UnboundedReceiver<Item>,
     current: Option<(Bytes, OwnedSemaphorePermit)>,
     done: bool,
@@ -88,7 +96,9 @@ impl SshStream {
         let writer = Box::pin(write_half.make_writer());
         let (tx, rx) = mpsc::unbounded_channel();
         let read_bytes = Arc::new(AtomicU64::new(0));
+        let stalled = Arc::new(Notify::new());
         let pump = Pump {
+            stalled: stalled.clone(),
             tx,
             budget: Arc::new(Semaphore::new(CHANNEL_BUFFER_BYTES)),
             read_bytes: read_bytes.clone(),
@@ -104,6 +114,7 @@ impl SshStream {
             let _ = write_half.close().await;
         });
         SshStream {
+            stalled,
             rx,
             current: None,
             done: false,
@@ -113,6 +124,14 @@ impl SshStream {
             waiting: false,
             label: label.into(),
         }
+    }
+
+    /// Completes once the connection was closed for stalling the others on
+    /// its session. Its reader sees why only after the bytes buffered before
+    /// that; a splice whose copy is blocked elsewhere waits on this instead.
+    pub(crate) fn stalled(&self) -> impl std::future::Future<Output = ()> + use<> {
+        let stalled = self.stalled.clone();
+        async move { stalled.notified().await }
     }
 
     /// A write that failed because the channel is gone: say which bastion,
@@ -214,6 +233,8 @@ impl AsyncWrite for SshStream {
 /// Moves a channel's messages from russh's small queue into the stream's
 /// byte-bounded buffer, so russh's session task rarely waits on this channel.
 struct Pump {
+    /// Told when the connection is closed for stalling others.
+    stalled: Arc<Notify>,
     tx: mpsc::UnboundedSender<Item>,
     budget: Arc<Semaphore>,
     read_bytes: Arc<AtomicU64>,
@@ -277,12 +298,14 @@ impl Pump {
         if let Ok(permit) = self.budget.clone().try_acquire_many_owned(want) {
             return Some(permit);
         }
+        // (tick, grace while others wait, grace in any case)
         let (grace, alone) = match self.stall {
-            StallPolicy::Wait => (None, false),
-            StallPolicy::CloseAfter(d) => (Some(d), false),
-            StallPolicy::CloseWhenStuck(d) => (Some(d), true),
+            StallPolicy::Wait => (None, None),
+            StallPolicy::CloseAfter(d) => (Some(d), None),
+            StallPolicy::CloseWhenStuck { shared, alone } => (Some(shared), Some(alone)),
         };
         let mut seen = self.read_bytes.load(Ordering::Relaxed);
+        let mut stuck_since = tokio::time::Instant::now();
         loop {
             let acquire = self.budget.clone().acquire_many_owned(want);
             let tick = async {
@@ -297,8 +320,12 @@ impl Pump {
                 () = tick => {
                     let now = self.read_bytes.load(Ordering::Relaxed);
                     let others = self.flow.waiting_readers.load(Ordering::Relaxed);
-                    if now == seen && (others > 0 || alone) {
-                        let secs = grace.unwrap_or_default().as_secs_f32();
+                    if now != seen {
+                        stuck_since = tokio::time::Instant::now();
+                    }
+                    let long_enough = alone.is_some_and(|a| stuck_since.elapsed() >= a);
+                    if now == seen && (others > 0 || long_enough) {
+                        let secs = stuck_since.elapsed().as_secs_f32();
                         tracing::warn!(
                             "{}: closing a connection whose reader stopped for {secs:.0} s with {} MiB buffered, \
                              so the other connections on the same SSH session ({others} waiting) can proceed",
@@ -315,6 +342,7 @@ impl Pump {
                                 CHANNEL_BUFFER_BYTES >> 20
                             ),
                         )));
+                        self.stalled.notify_one();
                         return None;
                     }
                     seen = now;

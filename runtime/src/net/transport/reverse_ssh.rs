@@ -54,6 +54,12 @@ fn explain(e: NetError, route: &ReverseSshRoute) -> NetError {
             "tunnel \"{tunnel}\" is not up on the relay {relay}: the customer's `ssh -R` (autossh) is \
              not connected, or its side could not reach the database"
         )),
+        Some(SshRefusal::ChannelResourceShortage) => NetError::unreachable(format!(
+            "the relay {relay} refused tunnel \"{tunnel}\": this worker's SSH connection to it \
+             already carries the relay's limit of {} connections; close some, or run fewer jobs \
+             through this relay per worker process",
+            crate::relay::MAX_CHANNELS_PER_CONNECTION
+        )),
         None => e,
     }
 }
