@@ -36,28 +36,45 @@ async fn dial_inner(
         )));
     }
     let mut refusals = Vec::new();
-    let mut last_err = None;
-    for addr in addrs {
-        if let Err(r) = policy.check(addr.ip()) {
-            refusals.push(r.0);
-            continue;
-        }
+    let allowed: Vec<SocketAddr> = addrs
+        .into_iter()
+        .filter(|a| match policy.check(a.ip()) {
+            Ok(()) => true,
+            Err(r) => {
+                refusals.push(r.0);
+                false
+            }
+        })
+        .collect();
+    if allowed.is_empty() {
+        return Err(NetError::denied(format!(
+            "{host}:{port} denied by the egress policy: {}",
+            refusals.join("; ")
+        )));
+    }
+    connect_first(&allowed).await.map_err(|errors| {
+        NetError::unreachable(format!(
+            "cannot connect to {host}:{port} ({})",
+            errors.join("; ")
+        ))
+    })
+}
+
+/// Connects to the first of `addrs` (already checked) that answers; or each
+/// address's error, as `addr: error`.
+pub(super) async fn connect_first(
+    addrs: &[SocketAddr],
+) -> Result<(TcpStream, SocketAddr), Vec<String>> {
+    let mut errors = Vec::new();
+    for &addr in addrs {
         match TcpStream::connect(addr).await {
             Ok(s) => {
                 // Requests and handshakes are small writes that must go out now.
                 let _ = s.set_nodelay(true);
                 return Ok((s, addr));
             }
-            Err(e) => last_err = Some(format!("{addr}: {e}")),
+            Err(e) => errors.push(format!("{addr}: {e}")),
         }
     }
-    match last_err {
-        Some(e) => Err(NetError::unreachable(format!(
-            "cannot connect to {host}:{port} ({e})"
-        ))),
-        None => Err(NetError::denied(format!(
-            "{host}:{port} denied by the egress policy: {}",
-            refusals.join("; ")
-        ))),
-    }
+    Err(errors)
 }

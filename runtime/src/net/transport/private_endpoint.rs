@@ -57,24 +57,15 @@ async fn dial_inner(
 ) -> Result<(TcpStream, SocketAddr), NetError> {
     let addrs = resolve(pe).await?;
     check_all(pe, &addrs, policy)?;
-    let mut errors = Vec::new();
-    for addr in addrs {
-        match TcpStream::connect(addr).await {
-            Ok(s) => {
-                // Requests and handshakes are small writes that must go out now.
-                let _ = s.set_nodelay(true);
-                return Ok((s, addr));
-            }
-            Err(e) => errors.push(format!("{addr}: {e}")),
-        }
-    }
-    Err(NetError::unreachable(format!(
-        "cannot connect to the {} private endpoint {}:{} ({}); check that it is in a state that accepts connections and that its security group / network rules admit this host",
-        pe.provider,
-        pe.address,
-        pe.port,
-        errors.join("; ")
-    )))
+    super::direct::connect_first(&addrs).await.map_err(|errors| {
+        NetError::unreachable(format!(
+            "cannot connect to the {} private endpoint {}:{} ({}); check that it is in a state that accepts connections and that its security group / network rules admit this host",
+            pe.provider,
+            pe.address,
+            pe.port,
+            errors.join("; ")
+        ))
+    })
 }
 
 /// The addresses `pe.address` resolves to on this host, deduplicated, in
