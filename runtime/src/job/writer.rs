@@ -18,7 +18,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::progress::Progress;
-use crate::schema::{Row, TableSchema, rows_bytes};
+use crate::schema::{Row, TableSchema};
 use crate::sink::{Sink, SinkError};
 
 /// Operations queued for the sink thread.
@@ -205,13 +205,14 @@ impl Writer {
     }
 
     /// Inserts or replaces rows.
-    pub fn upsert(&mut self, table: &str, rows: Vec<Row>) -> Result<(), WriteError> {
-        let bytes = rows_bytes(&rows);
+    #[cfg(test)]
+    fn upsert(&mut self, table: &str, rows: Vec<Row>) -> Result<(), WriteError> {
+        let bytes = crate::schema::rows_bytes(&rows);
         self.upsert_measured(table, rows, bytes)
     }
 
-    /// [`upsert`](Writer::upsert) of rows whose [`rows_bytes`] the caller
-    /// already took (the host call measures them for its payload limit).
+    /// Inserts or replaces rows whose [`rows_bytes`](crate::schema::rows_bytes) the caller already took
+    /// (the host call measures them for its payload limit).
     pub fn upsert_measured(
         &mut self,
         table: &str,
@@ -230,14 +231,8 @@ impl Writer {
         })
     }
 
-    /// Marks rows deleted by primary key.
-    pub fn delete(&mut self, table: &str, keys: Vec<Row>) -> Result<(), WriteError> {
-        let bytes = rows_bytes(&keys);
-        self.delete_measured(table, keys, bytes)
-    }
-
-    /// [`delete`](Writer::delete) of keys whose [`rows_bytes`] the caller
-    /// already took.
+    /// Marks rows deleted by primary key; `bytes` is the keys'
+    /// [`rows_bytes`](crate::schema::rows_bytes).
     pub fn delete_measured(
         &mut self,
         table: &str,

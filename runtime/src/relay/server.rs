@@ -20,7 +20,7 @@ use russh::{Channel, ChannelOpenFailure};
 use super::config::{RelayConfig, key_id};
 use super::counted::{Counted, OpenConnection};
 use super::registry::{Forward, Registry};
-use crate::ssh::stream::{SessionFlow, SshStream, StallPolicy};
+use crate::ssh::stream::{Peer, SessionFlow, SshStream, StallPolicy};
 
 /// Worker connections a single SSH connection may have open at once.
 pub const MAX_CHANNELS_PER_CONNECTION: usize = 64;
@@ -292,6 +292,11 @@ impl russh::server::Handler for Connection {
             return Ok(());
         };
         if self.channels.load(Ordering::SeqCst) >= MAX_CHANNELS_PER_CONNECTION {
+            tracing::info!(
+                "worker {} already has {MAX_CHANNELS_PER_CONNECTION} connections open on one SSH \
+                 connection; refused another to tunnel \"{host}\"",
+                self.peer
+            );
             reply.reject(ChannelOpenFailure::ResourceShortage).await;
             return Ok(());
         }
@@ -368,18 +373,16 @@ async fn splice(
     reply.accept().await;
     let traffic = shared.registry.traffic(&tunnel);
     let _open = OpenConnection::new(traffic.clone());
-    let stall = StallPolicy::CloseWhenStuck {
-        shared: STALL_TIMEOUT,
-        alone: STUCK_TIMEOUT,
-    };
+    let stall = StallPolicy::close_when_stuck(STALL_TIMEOUT, STUCK_TIMEOUT);
     let worker = SshStream::new(
         worker.channel,
         worker.flow,
-        stall.clone(),
+        stall,
         format!(
             "tunnel \"{tunnel}\": a connection from worker {}",
             worker.peer
         ),
+        Peer::RelayClient,
     );
     let customer = SshStream::new(
         customer,
@@ -389,6 +392,7 @@ async fn splice(
             "tunnel \"{tunnel}\": a connection to customer {}",
             forward.peer
         ),
+        Peer::RelayClient,
     );
     // A side closed for stalling is torn down at once: the copy out of it may
     // be blocked writing to the other side and never read the error.

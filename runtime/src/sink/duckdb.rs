@@ -494,9 +494,13 @@ fn merge(conn: &Connection, t: &mut Table, at: i64) -> SinkResult<()> {
     // For a single integer key the host resolves the batch to one row per key
     // (cheap with a hash map), so the database skips sorting by key.
     let resolved = resolve_int_keys(t);
-    if let Some(rows) = &resolved
-        && let Some(next) = new_keys(t, rows)
+    if let Some(Resolved { rows, min, max }) = &resolved
+        && let Some(below) = t.keys_below
+        && !t.deletes_pending
+        && *min >= below
     {
+        // New keys only: after them, every key is below `max + 1`.
+        let next = max.checked_add(1);
         let mut app = conn.appender(&t.name).ctx(&t.name, "appending rows")?;
         let cells: Vec<Cells> = rows
             .iter()
@@ -527,7 +531,7 @@ fn merge(conn: &Connection, t: &mut Table, at: i64) -> SinkResult<()> {
             .ctx(&t.name, "staging rows")?;
         // Each staged row with its operation flag (see `IS_DELETE`).
         let staged: Vec<(Cells, Option<bool>)> = match &resolved {
-            Some(rows) => (rows.iter())
+            Some(Resolved { rows, .. }) => (rows.iter())
                 .map(|&(i, deleted)| {
                     let row = &t.pending[i].1;
                     (
@@ -568,7 +572,7 @@ fn merge(conn: &Connection, t: &mut Table, at: i64) -> SinkResult<()> {
         }
         app.flush().data_ctx(&t.name, "staging rows")?;
     }
-    if let Some(rows) = &resolved {
+    if let Some(Resolved { rows, .. }) = &resolved {
         conn.execute(&t.unique_sql, [Cell(&at_value)])
             .data_ctx(&t.name, "merging rows")?;
         if rows.iter().any(|(_, d)| d.is_none()) {
@@ -588,40 +592,12 @@ fn merge(conn: &Connection, t: &mut Table, at: i64) -> SinkResult<()> {
         .ctx(&t.name, "clearing staged rows")?;
     // Keys outside a resolved batch are not tracked: give up on appending directly.
     t.keys_below = match (t.keys_below, &resolved) {
-        (Some(below), Some(rows)) => {
-            let max = rows.iter().map(|&(i, _)| int_key(t, i)).max();
-            max.map_or(Some(below), |m| m.checked_add(1).map(|m| m.max(below)))
-        }
+        (Some(below), Some(r)) => r.max.checked_add(1).map(|m| m.max(below)),
         _ => None,
     };
     t.pending.clear();
     t.deletes_pending = false;
     Ok(())
-}
-
-/// The key of pending operation `i` of a table keyed by one integer column.
-fn int_key(t: &Table, i: usize) -> i64 {
-    let (is_delete, row) = &t.pending[i];
-    match row[if *is_delete { 0 } else { t.key[0] }] {
-        Value::Int(k) => k,
-        // `resolve_int_keys` accepted the batch, so every key is an integer.
-        _ => unreachable!("resolved batches have integer keys"),
-    }
-}
-
-/// For a resolved batch of upserts only whose keys are all new to the target
-/// (see [`Table::keys_below`]): the table's bound after appending it.
-fn new_keys(t: &Table, rows: &[(usize, Option<bool>)]) -> Option<Option<i64>> {
-    let below = t.keys_below?;
-    if t.deletes_pending {
-        return None;
-    }
-    let (mut min, mut max) = (i64::MAX, i64::MIN);
-    for &(i, _) in rows {
-        let k = int_key(t, i);
-        (min, max) = (min.min(k), max.max(k));
-    }
-    (min >= below).then(|| max.checked_add(1))
 }
 
 /// A key row widened to the staging table: key values in their columns, NULL
@@ -637,12 +613,23 @@ fn key_cells<'a>(
         .chain([flag])
 }
 
+/// A batch of a table keyed by one integer column, resolved to one operation
+/// per key (see [`resolve_int_keys`]).
+struct Resolved {
+    /// `(index, Some(deleted))` stages that upsert with its deleted flag (a
+    /// delete after it sets the flag), `(index, None)` a key deleted with no
+    /// upsert in the batch; in arrival order.
+    rows: Vec<(usize, Option<bool>)>,
+    /// The smallest and largest key of the batch.
+    min: i64,
+    max: i64,
+}
+
 /// For a table keyed by one integer column: the pending operations resolved to
-/// one per key, last operation wins — `(index, Some(deleted))` stages that
-/// upsert with its deleted flag (a delete after it sets the flag), `(index,
-/// None)` a key deleted with no upsert in the batch. `None` for other keys.
-fn resolve_int_keys(t: &Table) -> Option<Vec<(usize, Option<bool>)>> {
+/// one per key, last operation wins. `None` for other keys.
+fn resolve_int_keys(t: &Table) -> Option<Resolved> {
     let [k] = t.key[..] else { return None };
+    let (mut min, mut max) = (i64::MAX, i64::MIN);
     // key -> (index of its last upsert, index of its last delete, last op is a delete)
     let mut last: HashMap<i64, (Option<usize>, usize, bool)> =
         HashMap::with_capacity(t.pending.len());
@@ -652,6 +639,7 @@ fn resolve_int_keys(t: &Table) -> Option<Vec<(usize, Option<bool>)>> {
         let Value::Int(key) = row[at] else {
             return None;
         };
+        (min, max) = (min.min(key), max.max(key));
         let e = last.entry(key).or_insert((None, i, false));
         if *is_delete {
             (e.1, e.2) = (i, true);
@@ -667,7 +655,7 @@ fn resolve_int_keys(t: &Table) -> Option<Vec<(usize, Option<bool>)>> {
         })
         .collect();
     rows.sort_unstable_by_key(|r| r.0);
-    Some(rows)
+    Some(Resolved { rows, min, max })
 }
 
 impl Sink for DuckDbSink {

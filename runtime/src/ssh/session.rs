@@ -18,7 +18,7 @@ use crate::ssh::handler::{HopError, HopHandler};
 use crate::ssh::host_key::{self, Verified};
 use crate::ssh::keys;
 use crate::ssh::pool::FirstHopDialer;
-use crate::ssh::stream::{SessionFlow, SshStream, StallPolicy};
+use crate::ssh::stream::{Peer, SessionFlow, SshStream, StallPolicy};
 use crate::ssh::tuning;
 
 /// What `airlock check` shows about an SSH route.
@@ -124,8 +124,9 @@ impl Established {
             Ok(ch) => Ok(SshStream::new(
                 ch,
                 flow.clone(),
-                StallPolicy::CloseAfter(stall),
+                StallPolicy::close_after(stall),
                 label,
+                Peer::Bastion,
             )),
             Err(ChannelError::Gone) => Err(OpenError::SessionGone),
             Err(ChannelError::Refused(reason)) => Err(OpenError::Failed(refusal(
@@ -177,8 +178,8 @@ fn refusal(bastion: &str, host: &str, port: u16, reason: ChannelOpenFailure) -> 
         .refused_by(SshRefusal::ChannelProhibited),
         ChannelOpenFailure::ResourceShortage => NetError::unreachable(format!(
             "the SSH server {bastion} refused to open a connection to {host}:{port} (resource \
-             shortage: it has too many connections open on this SSH session); close some, or \
-             spread them over fewer jobs per worker process"
+             shortage: it has too many connections open on this SSH session); close some, or run \
+             fewer jobs at once through this bastion per worker process"
         ))
         .refused_by(SshRefusal::ChannelResourceShortage),
         other => NetError::unreachable(format!(
@@ -253,7 +254,13 @@ pub(crate) async fn establish(
         };
         // The next session reads this channel as its transport; its own
         // channels handle stalls, so this one only ever waits.
-        let stream = SshStream::new(ch, flow.clone(), StallPolicy::Wait, hop_label(hop));
+        let stream = SshStream::new(
+            ch,
+            flow.clone(),
+            StallPolicy::WAIT,
+            hop_label(hop),
+            Peer::Bastion,
+        );
         let (handle, info) = handshake(hop, stream, stage).await?;
         est.push(handle, info, hop);
     }

@@ -28,26 +28,50 @@ pub(crate) struct SessionFlow {
     waiting_readers: AtomicUsize,
 }
 
-/// What a stream does when its reader stops while the server keeps sending.
-#[derive(Debug, Clone)]
-pub(crate) enum StallPolicy {
-    /// Wait for the reader however long it takes: used for a channel that
-    /// carries the next hop's SSH session, whose own channels handle stalls.
-    Wait,
-    /// Close the connection when its buffer is full, its reader has read
-    /// nothing for this long, and another reader on the session is waiting.
-    CloseAfter(Duration),
-    /// For the relay, whose sessions are shared by many jobs: close the
-    /// connection when its buffer is full and its reader has read nothing for
-    /// `shared` while another reader on the session waits, or for `alone`
-    /// whoever waits (a parked session also holds up connections that cannot
-    /// open meanwhile, which no reader count sees).
-    CloseWhenStuck {
-        /// The grace while other readers wait.
-        shared: Duration,
-        /// The grace in any case.
-        alone: Duration,
-    },
+/// What a stream does when its reader stops while the server keeps sending:
+/// once its buffer is full and its reader has read nothing, close the
+/// connection after `shared` if another reader on the session is waiting, or
+/// after `alone` in any case; `None`: never on that ground.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct StallPolicy {
+    shared: Option<Duration>,
+    alone: Option<Duration>,
+}
+
+impl StallPolicy {
+    /// Wait for the reader however long it takes: for a channel that carries
+    /// the next hop's SSH session, whose own channels handle stalls.
+    pub(crate) const WAIT: StallPolicy = StallPolicy {
+        shared: None,
+        alone: None,
+    };
+
+    /// Close after `d` while another reader on the session waits.
+    pub(crate) fn close_after(d: Duration) -> StallPolicy {
+        StallPolicy {
+            shared: Some(d),
+            alone: None,
+        }
+    }
+
+    /// For the relay, whose sessions are shared by many jobs: also close after
+    /// `alone` when nobody else reads, as a parked session holds up connections
+    /// that cannot open meanwhile, which no reader count sees.
+    pub(crate) fn close_when_stuck(shared: Duration, alone: Duration) -> StallPolicy {
+        StallPolicy {
+            shared: Some(shared),
+            alone: Some(alone),
+        }
+    }
+}
+
+/// Who is at the other end of a stream's SSH session, for its errors.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Peer {
+    /// A bastion this host connected to; the pool reconnects to it.
+    Bastion,
+    /// A worker or customer connected to the relay.
+    RelayClient,
 }
 
 enum Item {
@@ -71,6 +95,7 @@ pub struct SshStream {
     waiting: bool,
     /// `host:port via user@bastion:port (...)`, for errors.
     label: Arc<str>,
+    peer: Peer,
 }
 
 impl std::fmt::Debug for SshStream {
@@ -87,6 +112,7 @@ impl SshStream {
         flow: Arc<SessionFlow>,
         stall: StallPolicy,
         label: String,
+        peer: Peer,
     ) -> SshStream
     where
         // A client's channel, or (in the relay) a server's.
@@ -97,6 +123,7 @@ impl SshStream {
         let (tx, rx) = mpsc::unbounded_channel();
         let read_bytes = Arc::new(AtomicU64::new(0));
         let stalled = Arc::new(Notify::new());
+        let label: Arc<str> = label.into();
         let pump = Pump {
             stalled: stalled.clone(),
             tx,
@@ -105,6 +132,7 @@ impl SshStream {
             flow: flow.clone(),
             stall,
             label: label.clone(),
+            peer,
         };
         tokio::spawn(async move {
             let mut read_half = read_half;
@@ -122,7 +150,8 @@ impl SshStream {
             read_bytes,
             flow,
             waiting: false,
-            label: label.into(),
+            label,
+            peer,
         }
     }
 
@@ -134,16 +163,14 @@ impl SshStream {
         async move { stalled.notified().await }
     }
 
-    /// A write that failed because the channel is gone: say which bastion,
-    /// since russh only says "channel closed".
+    /// A write that failed because the channel is gone: say over which
+    /// session, since russh only says "channel closed".
     fn explain(&self, e: io::Error) -> io::Error {
-        io::Error::new(
-            e.kind(),
-            format!(
-                "{}: {e}: the bastion closed the channel or the SSH connection to it was lost",
-                self.label
-            ),
-        )
+        let why = match self.peer {
+            Peer::Bastion => "the bastion closed the channel or the SSH connection to it was lost",
+            Peer::RelayClient => "the channel was closed or the SSH connection it ran on was lost",
+        };
+        io::Error::new(e.kind(), format!("{}: {e}: {why}", self.label))
     }
 
     fn set_waiting(&mut self, waiting: bool) {
@@ -240,7 +267,8 @@ struct Pump {
     read_bytes: Arc<AtomicU64>,
     flow: Arc<SessionFlow>,
     stall: StallPolicy,
-    label: String,
+    label: Arc<str>,
+    peer: Peer,
 }
 
 impl Pump {
@@ -271,12 +299,15 @@ impl Pump {
                 // bastion (or the network to it) went away mid-connection.
                 // Say so, naming it, rather than show a bare end of stream.
                 None => {
+                    let why = match self.peer {
+                        Peer::Bastion => {
+                            "the SSH connection to the bastion was lost; the next connection reconnects"
+                        }
+                        Peer::RelayClient => "the SSH connection it ran on was lost",
+                    };
                     let _ = self.tx.send(Item::Error(io::Error::new(
                         io::ErrorKind::ConnectionAborted,
-                        format!(
-                            "{}: the SSH connection to the bastion was lost; the next connection reconnects",
-                            self.label
-                        ),
+                        format!("{}: {why}", self.label),
                     )));
                     return;
                 }
@@ -298,12 +329,11 @@ impl Pump {
         if let Ok(permit) = self.budget.clone().try_acquire_many_owned(want) {
             return Some(permit);
         }
-        // (tick, grace while others wait, grace in any case)
-        let (grace, alone) = match self.stall {
-            StallPolicy::Wait => (None, None),
-            StallPolicy::CloseAfter(d) => (Some(d), None),
-            StallPolicy::CloseWhenStuck { shared, alone } => (Some(shared), Some(alone)),
-        };
+        // The check runs every `shared`.
+        let StallPolicy {
+            shared: grace,
+            alone,
+        } = self.stall;
         let mut seen = self.read_bytes.load(Ordering::Relaxed);
         let mut stuck_since = tokio::time::Instant::now();
         loop {
