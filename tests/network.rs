@@ -116,10 +116,7 @@ fn tls_peers() -> TlsPeers {
 fn host_side_tls_verifies_the_endpoint_name_and_ca() {
     let p = tls_peers();
     // Accepts, then says nothing: the handshake is the step that runs out of time.
-    let silent = net::serve(|s| async move {
-        let _held = s;
-        std::future::pending::<()>().await
-    });
+    let silent = net::silent_server();
     let ca = p.dir.path().join("ca.pem").display().to_string();
     let body = format!(
         "[endpoints.good]\nhost = \"localhost\"\nport = {good}\ntls = \"require\"\nca_file = {ca:?}\n\n\
@@ -546,10 +543,7 @@ fn a_customers_reverse_forward_on_their_own_bastion_keeps_tls_on_the_real_name()
     )
     .unwrap();
     // What the customer's DBA runs inside their network.
-    let fwd = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let fwd = sshd::free_port();
     let mut reverse = sshd::reverse_tunnel(
         d,
         "customer",

@@ -186,11 +186,7 @@ struct Forward(Child, u16);
 
 impl Forward {
     fn start(sshd: &Sshd, key: &std::path::Path, target: SocketAddr) -> Forward {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = sshd::free_port();
         let child = Command::new("ssh")
             .args(["-N", "-L", &format!("{port}:{target}")])
             .args(["-p", &sshd.port.to_string(), "-i"])
@@ -638,10 +634,7 @@ fn through_the_relay_with_a_stock_ssh_r() {
     let d = dir.path();
     let (_, customer) = sshd::ssh_keygen(d, "customer", &["-t", "ed25519"], "");
     let (_, worker) = sshd::ssh_keygen(d, "worker", &["-t", "ed25519"], "");
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = sshd::free_port();
     std::fs::write(
         d.join("relay.toml"),
         format!(

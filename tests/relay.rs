@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use airlock::relay::{Relay, RelayConfig};
 use harness::net::{self, Server, probes, results};
-use harness::sshd::ssh_keygen;
+use harness::sshd::{free_port, ssh_keygen};
 use harness::{Job, guest};
 
 /// Tunnel ports: numbers in the relay's config, never sockets.
@@ -112,11 +112,6 @@ impl Setup {
             &[("AIRLOCK_EGRESS_POLICY", &self.policy)],
         )
     }
-}
-
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
 }
 
 fn probe(endpoint: &str, action: &str, extra: &str) -> String {
@@ -535,10 +530,7 @@ fn a_stuck_connection_does_not_stall_the_workers_other_connections() {
     let setup = Setup::new();
     let relay = setup.start();
     // Accepts and never reads.
-    let stuck = net::serve(|s| async move {
-        let _held = s;
-        std::future::pending::<()>().await
-    });
+    let stuck = net::silent_server();
     let echo = net::echo_server();
     let _alpha = Customer::start(&setup, "cust_alpha", ALPHA_PORT, &stuck);
     let _gamma = Customer::start(&setup, "cust_gamma", GAMMA_PORT, &echo);

@@ -77,6 +77,14 @@ where
     }
 }
 
+/// Accepts connections and never reads or writes on them.
+pub fn silent_server() -> Server {
+    serve(|s| async move {
+        let _held = s;
+        std::future::pending::<()>().await
+    })
+}
+
 /// Echoes every byte back.
 pub fn echo_server() -> Server {
     serve(|mut s| async move {

@@ -110,7 +110,7 @@ impl Postgres {
             if options.netns.is_some() {
                 5432
             } else {
-                free_port()
+                super::sshd::free_port()
             }
         });
         let mut pg = Postgres {
@@ -704,9 +704,4 @@ fn ensure_os_user() -> (u32, u32) {
             id("-g").unwrap(),
         )
     })
-}
-
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
 }

@@ -268,7 +268,8 @@ fn descendants(pid: u32) -> Vec<u32> {
     out
 }
 
-fn free_port() -> u16 {
+/// A loopback port that was free a moment ago (for a peer to listen on).
+pub fn free_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     l.local_addr().unwrap().port()
 }

@@ -180,10 +180,7 @@ fn ascii(raw: &[u8]) -> Result<&str, BadValue> {
 /// `SQL_ASCII` database sends its bytes unconverted, and those that are not
 /// UTF-8 are replaced rather than failing the sync.
 fn text(raw: &[u8]) -> String {
-    match std::str::from_utf8(raw) {
-        Ok(s) => s.to_owned(),
-        Err(_) => String::from_utf8_lossy(raw).into_owned(),
-    }
+    String::from_utf8_lossy(raw).into_owned()
 }
 
 /// A decimal integer, optionally signed, with overflow checked.
