@@ -429,9 +429,9 @@ fn run_sink(
             Op::Truncate(table) => sink.truncate(&table),
             Op::Flush => sink.flush(),
             Op::Commit(state) => sink.commit(job, &state).map(|()| progress.checkpoint()),
-            Op::Finish(Some(state)) => sink.commit(job, &state),
+            Op::Finish(Some(state)) => sink.commit(job, &state).and_then(|()| sink.close()),
             // Never checkpointed and had no state: the rows are durable, the cursor stays unset.
-            Op::Finish(None) => sink.flush(),
+            Op::Finish(None) => sink.close(),
         };
         if let Err(e) = done {
             sink.abort();
@@ -487,6 +487,9 @@ mod tests {
             let pending = std::mem::take(&mut s.pending);
             s.rows.extend(pending);
             Ok(())
+        }
+        fn close(&mut self) -> SinkResult<()> {
+            self.flush()
         }
         fn commit(&mut self, _: &str, state: &str) -> SinkResult<()> {
             let mut s = self.0.lock().unwrap();

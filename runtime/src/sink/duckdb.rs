@@ -10,17 +10,27 @@
 //! a few set-based statements that honour that order (the last operation on a
 //! key wins). Connectors that interleave deletes
 //! with upserts, as change-data-capture does, thus cost no more than those that
-//! don't. A batch of upserts whose single integer keys all lie above every key
-//! stored so far (a full sync in key order) cannot collide with a stored row,
-//! so it is appended straight to the target instead. A killed process leaves
-//! exactly the last committed rows and state.
+//! don't.
+//!
+//! A full sync in key order takes a faster road. A batch of upserts whose
+//! single integer keys ascend from above every key stored so far cannot
+//! collide with a stored row: it is gathered and appended straight to the
+//! target as it arrives, in the open transaction, so DuckDB works while the
+//! connector reads. And while a window holds nothing else, its checkpoints are
+//! folded into one transaction for up to [`FOLD_FOR`]: DuckDB writes a
+//! transaction of a row group (122,880 rows) or more straight to the file as
+//! compressed row groups, where small ones go through its WAL and are
+//! compressed again at the next checkpoint, which doubles its work. A failing
+//! sync still keeps every checkpoint it reached ([`Sink::abort`]); a killed
+//! process leaves exactly the last committed rows and state, at most
+//! [`FOLD_FOR`] behind its last checkpoint.
 
 mod columns;
 
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use duckdb::arrow::array::TimestampMicrosecondArray;
 use duckdb::types::{TimeUnit, ToSqlOutput, ValueRef};
@@ -34,6 +44,13 @@ const SYNCED_AT: &str = "_airlock_synced_at";
 const DELETED: &str = "_airlock_deleted";
 /// Staging column: true for a delete (key columns set, the rest NULL).
 const IS_DELETE: &str = "_airlock_is_delete";
+/// How long checkpoints of a window of direct appends may be folded into one
+/// transaction. Long enough for a bulk load to commit row groups of a few
+/// hundred thousand rows; short enough that a killed process re-reads little.
+const FOLD_FOR: Duration = Duration::from_secs(5);
+/// Rows gathered for a direct append: DuckDB's appender costs about twice as
+/// much per row in batches of an SDK call (1,024 rows) as in batches of this.
+const DIRECT_CHUNK: usize = 16_384;
 
 /// A [`Sink`] writing to a DuckDB database file.
 ///
@@ -42,9 +59,29 @@ const IS_DELETE: &str = "_airlock_is_delete";
 pub struct DuckDbSink {
     conn: Connection,
     tables: HashMap<String, Table>,
-    /// Whether a transaction is open (a truncate opens one until the next flush).
+    /// Whether a transaction is open (a direct append or a truncate opens one
+    /// until the next commit).
     in_tx: bool,
     next_stage: usize,
+    /// When the open window (everything since the last commit) began.
+    window: Option<Instant>,
+    /// The open transaction holds more than direct appends (a truncate, or
+    /// merged operations): its checkpoints are committed, not folded.
+    mixed: bool,
+    /// The latest checkpoint folded into the open transaction.
+    held: Option<Held>,
+    /// See [`FOLD_FOR`]; zero commits every checkpoint at once.
+    fold_for: Duration,
+}
+
+/// A checkpoint folded into the open transaction: every row before it is in
+/// the transaction, and each table's rows after it lie at or above its
+/// [`Table::mark`]. The next commit, [`Sink::close`] or [`Sink::abort`] commits it.
+struct Held {
+    job: String,
+    state: String,
+    /// Checkpoints folded into this one, itself included.
+    count: u64,
 }
 
 /// A prepared table: its pending operations, staging table and statements.
@@ -65,6 +102,15 @@ struct Table {
     /// staging table and `INSERT OR REPLACE` (a full sync in key order).
     /// Only ever raised, so a rolled-back append leaves it safely high.
     keys_below: Option<i64>,
+    /// New-key rows in ascending key order, gathered for a direct append
+    /// (fewer than [`DIRECT_CHUNK`]; after every row in `pending` is empty).
+    direct: Vec<Row>,
+    /// `keys_below` when the held checkpoint was folded.
+    mark: Option<i64>,
+    /// Rows at or above `mark` were appended to the open transaction.
+    past_mark: bool,
+    /// Deletes the rows at or above a key (`mark`), for a single integer key.
+    past_mark_sql: Option<String>,
     /// Folds staged upserts into the target (used when no delete is pending).
     upsert_sql: String,
     /// Same without the last-write-wins pass, for batches resolved on the host
@@ -211,6 +257,10 @@ impl DuckDbSink {
             tables: HashMap::new(),
             in_tx: false,
             next_stage: 0,
+            window: None,
+            mixed: false,
+            held: None,
+            fold_for: FOLD_FOR,
         })
     }
 
@@ -224,22 +274,92 @@ impl DuckDbSink {
         Ok(())
     }
 
-    /// Runs `f` and the merge of every pending row in one transaction, then
-    /// commits. On failure everything uncommitted is dropped.
-    fn transact(&mut self, f: impl FnOnce(&Connection) -> SinkResult<()>) -> SinkResult<()> {
+    /// Commits the window: gathered rows, every pending operation and, if
+    /// given, a state. On failure everything uncommitted is dropped.
+    fn transact(&mut self, state: Option<&Held>) -> SinkResult<()> {
         let result = self.begin().and_then(|()| {
             let at = now();
             for t in self.tables.values_mut() {
+                append_direct(&self.conn, t, at)?;
                 merge(&self.conn, t, at)?;
             }
-            f(&self.conn)?;
+            if let Some(h) = state {
+                save_state(&self.conn, h)?;
+            }
             self.conn.execute_batch("COMMIT").ctx("*", "COMMIT")
         });
         match result {
-            Ok(()) => self.in_tx = false,
-            Err(_) => self.abort(),
+            Ok(()) => self.ended(),
+            Err(_) => self.rollback(),
         }
         result
+    }
+
+    /// Commits the held checkpoint, and whatever else the window holds.
+    fn commit_held(&mut self) -> SinkResult<()> {
+        let held = self.held.take();
+        let idle = self
+            .tables
+            .values()
+            .all(|t| t.pending.is_empty() && t.direct.is_empty());
+        if !self.in_tx && held.is_none() && idle {
+            return Ok(());
+        }
+        self.transact(held.as_ref())
+    }
+
+    /// Appends `table`'s gathered rows to the open transaction.
+    fn append_gathered(&mut self, table: &str) -> SinkResult<()> {
+        if lookup(&mut self.tables, table)?.direct.is_empty() {
+            return Ok(());
+        }
+        self.begin()?;
+        let t = lookup(&mut self.tables, table)?;
+        let appended = append_direct(&self.conn, t, now());
+        if appended.is_err() {
+            self.rollback();
+        }
+        appended
+    }
+
+    /// Forgets the window once it is committed or rolled back.
+    fn ended(&mut self) {
+        (self.in_tx, self.mixed, self.window, self.held) = (false, false, None, None);
+        for t in self.tables.values_mut() {
+            (t.mark, t.past_mark) = (None, false);
+        }
+    }
+
+    /// Drops everything uncommitted, folded checkpoints included.
+    fn rollback(&mut self) {
+        if self.in_tx {
+            // Errors only if DuckDB already ended the transaction itself.
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+        for t in self.tables.values_mut() {
+            t.pending.clear();
+            t.deletes_pending = false;
+            t.direct.clear();
+        }
+        self.ended();
+    }
+
+    /// Commits the held checkpoint without what came after it: gathered and
+    /// pending rows are dropped, and rows appended after it (at or above each
+    /// table's mark) deleted.
+    fn keep_held(&mut self, held: &Held) -> SinkResult<()> {
+        self.begin()?;
+        for t in self.tables.values_mut() {
+            t.pending.clear();
+            t.deletes_pending = false;
+            t.direct.clear();
+            if let (true, Some(mark), Some(sql)) = (t.past_mark, t.mark, &t.past_mark_sql) {
+                (self.conn.execute(sql, [mark]))
+                    .ctx(&t.name, "dropping rows after the checkpoint")?;
+            }
+        }
+        save_state(&self.conn, held)?;
+        self.conn.execute_batch("COMMIT").ctx("*", "COMMIT")
     }
 
     /// Rows of a catalog query about `table` (DuckDB folds identifier case).
@@ -445,6 +565,14 @@ impl DuckDbSink {
                 ),
             )
         };
+        let keys_below = self.keys_below(schema)?;
+        let past_mark_sql = match (keys_below, &key[..]) {
+            (Some(_), [k]) => Some(format!(
+                "DELETE FROM {target} WHERE {} >= ?",
+                quote(&k.name)
+            )),
+            _ => None,
+        };
         let t = Table {
             name: name.clone(),
             stage: stage_ref.clone(),
@@ -452,7 +580,11 @@ impl DuckDbSink {
             key: schema.key_indices(),
             pending: Vec::new(),
             deletes_pending: false,
-            keys_below: self.keys_below(schema)?,
+            keys_below,
+            direct: Vec::new(),
+            mark: None,
+            past_mark: false,
+            past_mark_sql,
             unique_sql: if key.is_empty() {
                 upsert_sql.clone()
             } else {
@@ -484,6 +616,72 @@ fn lookup<'a>(tables: &'a mut HashMap<String, Table>, name: &str) -> SinkResult<
     })
 }
 
+/// Appends a table's gathered new-key rows to the target, inside the caller's
+/// transaction (see [`Table::direct`]).
+fn append_direct(conn: &Connection, t: &mut Table, at: i64) -> SinkResult<()> {
+    let Some(last) = t.direct.last() else {
+        return Ok(());
+    };
+    if let (Some(mark), Value::Int(key)) = (t.mark, &last[t.key[0]]) {
+        t.past_mark |= *key >= mark;
+    }
+    let mut app = conn.appender(&t.name).ctx(&t.name, "appending rows")?;
+    let cells: Vec<Cells> = t.direct.iter().map(Cells::Full).collect();
+    if let Some(mut cols) = columns::columns(&t.types, &t.key, &cells) {
+        cols.push(Arc::new(TimestampMicrosecondArray::from_value(
+            at,
+            cells.len(),
+        )));
+        cols.push(columns::flags(cells.iter().map(|_| Some(false))));
+        (app.append_record_batch(columns::batch(cols))).data_ctx(&t.name, "appending rows")?;
+    } else {
+        let at = Value::Timestamp(at);
+        for row in &t.direct {
+            let row = row.iter().chain([&at, &FALSE]);
+            (app.append_row(appender_params_from_iter(row.map(Cell))))
+                .data_ctx(&t.name, "appending rows")?;
+        }
+    }
+    app.flush().data_ctx(&t.name, "appending rows")?;
+    t.direct.clear();
+    Ok(())
+}
+
+/// For a batch of upserts whose single integer keys ascend from at or above
+/// [`Table::keys_below`], the bound after them; `None` for any other batch.
+fn new_keys(t: &Table, rows: &[Row]) -> Option<i64> {
+    let [k] = t.key[..] else { return None };
+    let mut below = t.keys_below?;
+    for row in rows {
+        match row[k] {
+            Value::Int(key) if key >= below => below = key.checked_add(1)?,
+            _ => return None,
+        }
+    }
+    Some(below)
+}
+
+/// Saves a job's state, counting the checkpoints it stands for.
+fn save_state(conn: &Connection, h: &Held) -> SinkResult<()> {
+    let sql = "INSERT OR REPLACE INTO _airlock_state \
+               SELECT ?, ?, coalesce((SELECT checkpoints FROM _airlock_state WHERE job = ?), 0) + ?, \
+               CAST(? AS TIMESTAMP)";
+    let (job, count) = (h.job.as_str(), h.count as i64);
+    let params: [&dyn ToSql; 5] = [
+        &job,
+        &h.state,
+        &job,
+        &count,
+        &Cell(&Value::Timestamp(now())),
+    ];
+    (conn.execute(sql, params))
+        .ctx(
+            "_airlock_state",
+            &format!("saving the state of job `{job}`"),
+        )
+        .map(drop)
+}
+
 /// Appends a table's pending operations to its staging table, then folds them
 /// into the target. Runs inside the caller's transaction.
 fn merge(conn: &Connection, t: &mut Table, at: i64) -> SinkResult<()> {
@@ -494,37 +692,6 @@ fn merge(conn: &Connection, t: &mut Table, at: i64) -> SinkResult<()> {
     // For a single integer key the host resolves the batch to one row per key
     // (cheap with a hash map), so the database skips sorting by key.
     let resolved = resolve_int_keys(t);
-    if let Some(Resolved { rows, min, max }) = &resolved
-        && let Some(below) = t.keys_below
-        && !t.deletes_pending
-        && *min >= below
-    {
-        // New keys only: after them, every key is below `max + 1`.
-        let next = max.checked_add(1);
-        let mut app = conn.appender(&t.name).ctx(&t.name, "appending rows")?;
-        let cells: Vec<Cells> = rows
-            .iter()
-            .map(|&(i, _)| Cells::Full(&t.pending[i].1))
-            .collect();
-        if let Some(mut cols) = columns::columns(&t.types, &t.key, &cells) {
-            cols.push(Arc::new(TimestampMicrosecondArray::from_value(
-                at,
-                cells.len(),
-            )));
-            cols.push(columns::flags(cells.iter().map(|_| Some(false))));
-            (app.append_record_batch(columns::batch(cols))).data_ctx(&t.name, "appending rows")?;
-        } else {
-            for &(i, _) in rows {
-                let row = t.pending[i].1.iter().chain([&at_value, &FALSE]);
-                (app.append_row(appender_params_from_iter(row.map(Cell))))
-                    .data_ctx(&t.name, "appending rows")?;
-            }
-        }
-        app.flush().data_ctx(&t.name, "appending rows")?;
-        t.keys_below = next;
-        t.pending.clear();
-        return Ok(());
-    }
     {
         let mut app = conn
             .appender_to_catalog_and_db(t.stage.trim_start_matches("temp.main."), "temp", "main")
@@ -620,8 +787,7 @@ struct Resolved {
     /// delete after it sets the flag), `(index, None)` a key deleted with no
     /// upsert in the batch; in arrival order.
     rows: Vec<(usize, Option<bool>)>,
-    /// The smallest and largest key of the batch.
-    min: i64,
+    /// The largest key of the batch.
     max: i64,
 }
 
@@ -629,7 +795,7 @@ struct Resolved {
 /// one per key, last operation wins. `None` for other keys.
 fn resolve_int_keys(t: &Table) -> Option<Resolved> {
     let [k] = t.key[..] else { return None };
-    let (mut min, mut max) = (i64::MAX, i64::MIN);
+    let mut max = i64::MIN;
     // key -> (index of its last upsert, index of its last delete, last op is a delete)
     let mut last: HashMap<i64, (Option<usize>, usize, bool)> =
         HashMap::with_capacity(t.pending.len());
@@ -639,7 +805,7 @@ fn resolve_int_keys(t: &Table) -> Option<Resolved> {
         let Value::Int(key) = row[at] else {
             return None;
         };
-        (min, max) = (min.min(key), max.max(key));
+        max = max.max(key);
         let e = last.entry(key).or_insert((None, i, false));
         if *is_delete {
             (e.1, e.2) = (i, true);
@@ -655,7 +821,7 @@ fn resolve_int_keys(t: &Table) -> Option<Resolved> {
         })
         .collect();
     rows.sort_unstable_by_key(|r| r.0);
-    Some(Resolved { rows, min, max })
+    Some(Resolved { rows, max })
 }
 
 impl Sink for DuckDbSink {
@@ -670,30 +836,55 @@ impl Sink for DuckDbSink {
 
     fn prepare(&mut self, tables: &[TableSchema]) -> SinkResult<()> {
         // Keeps DDL out of any open transaction.
-        self.flush()?;
+        self.close()?;
         tables.iter().try_for_each(|t| self.prepare_table(t))
     }
 
     fn upsert(&mut self, table: &str, rows: Vec<Row>) -> SinkResult<()> {
+        self.window.get_or_insert_with(Instant::now);
+        let t = lookup(&mut self.tables, table)?;
+        if t.pending.is_empty()
+            && let Some(below) = new_keys(t, &rows)
+        {
+            t.keys_below = Some(below);
+            t.direct.extend(rows);
+            return match t.direct.len() >= DIRECT_CHUNK {
+                true => self.append_gathered(table),
+                false => Ok(()),
+            };
+        }
+        // Rows gathered before this batch land before it.
+        self.append_gathered(table)?;
         let t = lookup(&mut self.tables, table)?;
         t.pending.extend(rows.into_iter().map(|r| (false, r)));
         Ok(())
     }
 
     fn delete(&mut self, table: &str, keys: Vec<Row>) -> SinkResult<()> {
-        let t = lookup(&mut self.tables, table)?;
-        if t.key.is_empty() {
+        if lookup(&mut self.tables, table)?.key.is_empty() {
             return Err(SinkError(format!(
                 "table `{table}` has no primary key, so rows cannot be deleted; declare a primary key or truncate"
             )));
         }
+        self.window.get_or_insert_with(Instant::now);
+        self.append_gathered(table)?;
+        let t = lookup(&mut self.tables, table)?;
         t.deletes_pending |= !keys.is_empty();
         t.pending.extend(keys.into_iter().map(|k| (true, k)));
         Ok(())
     }
 
     fn truncate(&mut self, table: &str) -> SinkResult<()> {
-        lookup(&mut self.tables, table)?.pending.clear();
+        let t = lookup(&mut self.tables, table)?;
+        t.pending.clear();
+        t.direct.clear();
+        // An abort cannot take a truncate back out of the transaction, so a
+        // folded checkpoint commits before it.
+        if self.held.is_some() {
+            self.commit_held()?;
+        }
+        self.window.get_or_insert_with(Instant::now);
+        self.mixed = true;
         self.begin()?;
         let sql = format!(
             "UPDATE {} SET {DELETED} = true, {SYNCED_AT} = CAST(? AS TIMESTAMP) WHERE NOT {DELETED}",
@@ -705,38 +896,58 @@ impl Sink for DuckDbSink {
             .ctx(table, "truncating")
             .map(drop);
         if done.is_err() {
-            self.abort();
+            self.rollback();
         }
         done
     }
 
     fn flush(&mut self) -> SinkResult<()> {
-        if !self.in_tx && self.tables.values().all(|t| t.pending.is_empty()) {
+        // Gathered rows are bounded by `DIRECT_CHUNK`, and DuckDB spills a
+        // large transaction to disk itself: only staged operations need it.
+        if self.tables.values().all(|t| t.pending.is_empty()) {
             return Ok(());
         }
-        self.transact(|_| Ok(()))
+        self.commit_held()
     }
 
     fn commit(&mut self, job: &str, state: &str) -> SinkResult<()> {
-        // Rows merge before the state row, and both commit together.
-        self.transact(|conn| {
-            let sql = "INSERT OR REPLACE INTO _airlock_state \
-                       SELECT ?, ?, coalesce((SELECT checkpoints FROM _airlock_state WHERE job = ?), 0) + 1, \
-                       CAST(? AS TIMESTAMP)";
-            let params: [&dyn ToSql; 4] = [&job, &state, &job, &Cell(&Value::Timestamp(now()))];
-            conn.execute(sql, params).ctx("_airlock_state", &format!("saving the state of job `{job}`")).map(drop)
-        })
+        let count = 1 + self.held.as_ref().map_or(0, |h| h.count);
+        let held = Held {
+            job: job.to_owned(),
+            state: state.to_owned(),
+            count,
+        };
+        let fold = !self.mixed
+            && self.tables.values().all(|t| t.pending.is_empty())
+            && self.window.is_some_and(|w| w.elapsed() < self.fold_for);
+        if !fold {
+            self.held = None;
+            return self.transact(Some(&held));
+        }
+        // Every row before the checkpoint goes into the transaction now, and
+        // each table's bound marks where the rows after it begin.
+        let names: Vec<String> = self.tables.keys().cloned().collect();
+        for name in names {
+            self.append_gathered(&name)?;
+        }
+        for t in self.tables.values_mut() {
+            (t.mark, t.past_mark) = (t.keys_below, false);
+        }
+        self.held = Some(held);
+        Ok(())
+    }
+
+    fn close(&mut self) -> SinkResult<()> {
+        self.commit_held()
     }
 
     fn abort(&mut self) {
-        if self.in_tx {
-            // Errors only if DuckDB already ended the transaction itself.
-            let _ = self.conn.execute_batch("ROLLBACK");
-            self.in_tx = false;
-        }
-        for t in self.tables.values_mut() {
-            t.pending.clear();
-            t.deletes_pending = false;
+        if let Some(held) = self.held.take()
+            && self.keep_held(&held).is_ok()
+        {
+            self.ended();
+        } else {
+            self.rollback();
         }
     }
 
@@ -992,6 +1203,7 @@ mod tests {
         assert_eq!(s.state("other").unwrap().as_deref(), Some("o1"));
         s.upsert("users", rows("1=a")).unwrap();
         s.commit("job", "s3").unwrap();
+        s.close().unwrap(); // the checkpoint was folded: it commits here
         assert_eq!(query(&s, n), ["1", "1"]);
     }
 
@@ -1170,6 +1382,7 @@ mod tests {
     #[test]
     fn reopening_sees_only_committed_rows_and_state() {
         let (dir, mut s) = sink();
+        s.fold_for = Duration::ZERO; // every checkpoint commits at once
         s.upsert("users", rows("1=a")).unwrap();
         s.commit("job", "s1").unwrap();
         s.upsert("users", rows("2=b")).unwrap();
@@ -1187,5 +1400,117 @@ mod tests {
             e.contains("no/dest.duckdb") && e.contains("directory exists"),
             "{e}"
         );
+    }
+
+    /// What another process would see: the committed state of `job` and its
+    /// checkpoint count, and the committed live ids.
+    fn committed(s: &DuckDbSink) -> (Option<String>, i64, String) {
+        let other = s.conn.try_clone().unwrap();
+        let state = other
+            .query_row(
+                "SELECT state, checkpoints FROM _airlock_state WHERE job = 'job'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .unwrap();
+        let mut stmt = other
+            .prepare("SELECT id::VARCHAR FROM users WHERE NOT _airlock_deleted ORDER BY id")
+            .unwrap();
+        let ids: Vec<String> = stmt
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let (state, n) = state.map_or((None, 0), |(s, n)| (Some(s), n));
+        (state, n, ids.join(" "))
+    }
+
+    fn ascending(ids: std::ops::Range<i64>) -> Vec<Row> {
+        ids.map(|i| vec![Value::Int(i), Value::Text(format!("n{i}"))])
+            .collect()
+    }
+
+    #[test]
+    fn checkpoints_of_a_bulk_load_fold_into_one_commit_at_close() {
+        let (_dir, mut s) = sink();
+        s.upsert("users", rows("1=a 2=b")).unwrap();
+        s.commit("job", "s1").unwrap();
+        s.upsert("users", rows("3=c")).unwrap();
+        s.commit("job", "s2").unwrap();
+        assert_eq!(
+            committed(&s),
+            (None, 0, String::new()),
+            "folded, not yet durable"
+        );
+        assert_eq!(live(&s), "1=a 2=b 3=c", "in the open transaction");
+        s.close().unwrap();
+        assert_eq!(committed(&s), (Some("s2".into()), 2, "1 2 3".into()));
+    }
+
+    #[test]
+    fn a_staged_operation_or_the_fold_time_ends_folding() {
+        let (_dir, mut s) = sink();
+        s.upsert("users", rows("1=a")).unwrap();
+        s.commit("job", "s1").unwrap();
+        s.upsert("users", rows("1=b")).unwrap(); // a known key: staged
+        s.commit("job", "s2").unwrap();
+        assert_eq!(committed(&s), (Some("s2".into()), 2, "1".into()));
+        assert_eq!(live(&s), "1=b");
+        s.fold_for = Duration::ZERO;
+        s.upsert("users", rows("2=c")).unwrap();
+        s.commit("job", "s3").unwrap();
+        assert_eq!(committed(&s), (Some("s3".into()), 3, "1 2".into()));
+    }
+
+    #[test]
+    fn abort_commits_the_folded_checkpoint_without_the_rows_after_it() {
+        let (_dir, mut s) = sink();
+        s.upsert("users", ascending(0..10)).unwrap();
+        s.commit("job", "s1").unwrap();
+        s.upsert("users", ascending(10..20)).unwrap();
+        s.commit("job", "s2").unwrap();
+        // After the checkpoint: more than a chunk (appended to the
+        // transaction), then a few gathered rows and a staged delete.
+        let after = 20 + DIRECT_CHUNK as i64 + 5;
+        s.upsert("users", ascending(20..after)).unwrap();
+        s.upsert("users", ascending(after..after + 3)).unwrap();
+        s.delete("users", keys(&[3])).unwrap();
+        assert!(s.tables["users"].past_mark);
+        s.abort();
+        let ids: Vec<String> = (0..20).map(|i| i.to_string()).collect();
+        assert_eq!(committed(&s), (Some("s2".into()), 2, ids.join(" ")));
+        // The bound stays high, so the next rows still append directly.
+        s.upsert("users", rows("99=z")).unwrap();
+        s.commit("job", "s3").unwrap();
+        s.close().unwrap();
+        assert_eq!(committed(&s).1, 3);
+        assert!(live(&s).ends_with(" 99=z"));
+    }
+
+    #[test]
+    fn a_truncate_commits_the_folded_checkpoint_first() {
+        let (_dir, mut s) = sink();
+        s.upsert("users", rows("1=a")).unwrap();
+        s.commit("job", "s1").unwrap();
+        s.truncate("users").unwrap();
+        assert_eq!(committed(&s), (Some("s1".into()), 1, "1".into()));
+        s.abort(); // the truncate is not committed; the checkpoint before it is
+        assert_eq!(committed(&s), (Some("s1".into()), 1, "1".into()));
+    }
+
+    #[test]
+    fn a_killed_process_loses_only_the_folded_checkpoints() {
+        let (dir, mut s) = sink();
+        s.fold_for = Duration::ZERO;
+        s.upsert("users", rows("1=a")).unwrap();
+        s.commit("job", "s1").unwrap();
+        s.fold_for = FOLD_FOR;
+        s.upsert("users", rows("2=b")).unwrap();
+        s.commit("job", "s2").unwrap();
+        drop(s); // like a kill
+        let mut s = DuckDbSink::open(&dir.path().join("dest.duckdb")).unwrap();
+        assert_eq!(s.state("job").unwrap().as_deref(), Some("s1"));
+        assert_eq!(live(&s), "1=a");
     }
 }

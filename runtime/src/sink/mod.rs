@@ -4,7 +4,10 @@
 //! over before [`Sink::commit`] and the state passed to it become durable in one
 //! transaction, so a reader never sees a state that is ahead of its data. Rows may
 //! become durable *earlier* (a forced [`Sink::flush`]); replaying them after a crash
-//! is harmless because upserts are idempotent by primary key.
+//! is harmless because upserts are idempotent by primary key. A destination may
+//! fold a few consecutive checkpoints into one transaction (a bulk load is much
+//! cheaper in large ones): the last of them is committed with every row before it,
+//! by a later commit, [`Sink::close`] or [`Sink::abort`].
 
 mod duckdb;
 
@@ -40,17 +43,23 @@ pub trait Sink: Send {
     /// Ordered with the upserts around it: upsert, delete, upsert leaves the row live.
     fn delete(&mut self, table: &str, keys: Vec<Row>) -> SinkResult<()>;
 
-    /// Marks every row of the table deleted; pending upserts of it are dropped.
+    /// Marks every row of the table deleted, uncommitted upserts of it included.
     fn truncate(&mut self, table: &str) -> SinkResult<()>;
 
-    /// Makes pending rows durable without touching the state (bounds memory and
-    /// transaction size when a connector checkpoints rarely).
+    /// Bounds what the destination holds in memory when a connector checkpoints
+    /// rarely: pending rows it keeps itself become durable, without touching
+    /// the state.
     fn flush(&mut self) -> SinkResult<()>;
 
-    /// Makes every pending row and `state` durable in one transaction.
+    /// Commits `state` with every row before it in one transaction, now or
+    /// folded into a later commit (see the module docs).
     fn commit(&mut self, job: &str, state: &str) -> SinkResult<()>;
 
-    /// Drops every pending (not yet durable) row. Durable data and state stay.
+    /// Makes every row and folded checkpoint durable (the end of a sync).
+    fn close(&mut self) -> SinkResult<()>;
+
+    /// Commits the last checkpoint if it was folded, then drops every row
+    /// after it. Durable data and state stay.
     fn abort(&mut self);
 
     /// Forgets the committed state of `job` (its rows stay). Returns whether there was one.
