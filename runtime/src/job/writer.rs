@@ -21,11 +21,14 @@ use super::progress::Progress;
 use crate::schema::{Row, TableSchema};
 use crate::sink::{Sink, SinkError};
 
-/// Operations queued for the sink thread.
-const QUEUE_OPS: usize = 8;
+/// Operations queued for the sink thread. The DuckDB sink appends a full
+/// sync 16,384 rows at a time; the queue holds more than that in SDK batches
+/// (1,024 rows), so the connector keeps reading while a chunk is appended
+/// (at 8 it waited for every chunk: 2.9 s instead of 3.6 s for 500,000 rows).
+const QUEUE_OPS: usize = 64;
 /// Bytes of rows queued for the sink thread. Eight batches of the host-call
 /// payload limit (64 MiB) would be half a GiB; this keeps the queue to a few
-/// SDK batches' worth, which is all the overlap needs. One batch larger than
+/// dozen SDK batches, which is all the overlap needs. One batch larger than
 /// this is still accepted when the queue is empty.
 const QUEUE_BYTES: u64 = 16 << 20;
 /// How long the connector waits for room in the queue before the sync fails:
