@@ -180,7 +180,12 @@ fn ascii(raw: &[u8]) -> Result<&str, BadValue> {
 /// `SQL_ASCII` database sends its bytes unconverted, and those that are not
 /// UTF-8 are replaced rather than failing the sync.
 fn text(raw: &[u8]) -> String {
-    String::from_utf8_lossy(raw).into_owned()
+    // `from_utf8` checks a word at a time; the lossy decoder goes byte by byte,
+    // which in wasm costs more than the rest of the row.
+    match std::str::from_utf8(raw) {
+        Ok(s) => s.to_owned(),
+        Err(_) => String::from_utf8_lossy(raw).into_owned(),
+    }
 }
 
 /// A decimal integer, optionally signed, with overflow checked.
@@ -193,14 +198,19 @@ pub fn parse_int(raw: &[u8]) -> Option<i64> {
     if digits.is_empty() {
         return None;
     }
-    // Accumulate negatively so i64::MIN parses.
+    // Accumulate negatively so i64::MIN parses. Up to 18 digits cannot
+    // overflow, and skip the checks (in wasm32 a checked i64 multiply is a
+    // 128-bit library call).
     let mut n: i64 = 0;
     for &b in digits {
         let d = b.wrapping_sub(b'0');
         if d > 9 {
             return None;
         }
-        n = n.checked_mul(10)?.checked_sub(i64::from(d))?;
+        n = match digits.len() <= 18 {
+            true => n * 10 - i64::from(d),
+            false => n.checked_mul(10)?.checked_sub(i64::from(d))?,
+        };
     }
     if negative { Some(n) } else { n.checked_neg() }
 }
