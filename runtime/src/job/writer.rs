@@ -7,7 +7,8 @@
 //! produces its next batch while the destination ingests the previous one.
 //! When the queue is full the connector waits: a slow destination slows the
 //! connector instead of piling up rows, and one that takes nothing for 600 s
-//! fails the sync as stuck.
+//! fails the sync as stuck; so does one that has not finished 600 s after the
+//! sync ended (its thread is left behind).
 //! Validation stays on the connector's side, so its errors still name the row
 //! and reach the call that sent it.
 
@@ -124,6 +125,16 @@ impl Budget {
         self.freed.notify_all();
     }
 
+    /// Waits (at most `wait`) until the sink thread has ended; `false` if it
+    /// has not.
+    fn wait_closed(&self) -> bool {
+        let g = self.used.lock().unwrap_or_else(|e| e.into_inner());
+        let (g, _) = (self.freed)
+            .wait_timeout_while(g, self.wait, |u| !u.closed)
+            .unwrap_or_else(|e| e.into_inner());
+        g.closed
+    }
+
     /// The sink thread ended: nobody will give room back.
     fn close(&self) {
         self.used.lock().unwrap_or_else(|e| e.into_inner()).closed = true;
@@ -175,13 +186,26 @@ impl Writer {
         max_pending: u64,
         progress: Arc<Progress>,
     ) -> Self {
+        Self::spawn(job, sink, tables, state, max_pending, progress, QUEUE_WAIT)
+    }
+
+    /// [`Writer::new`] with `wait` for [`QUEUE_WAIT`].
+    fn spawn(
+        job: &str,
+        sink: Box<dyn Sink>,
+        tables: Vec<TableSchema>,
+        state: Option<String>,
+        max_pending: u64,
+        progress: Arc<Progress>,
+        wait: Duration,
+    ) -> Self {
         for t in &tables {
             progress.declare(&t.name);
         }
         // Unbounded as a channel; `budget` bounds it, with a timeout.
         let (queue, ops) = channel();
         let sink_error = Arc::new(OnceLock::new());
-        let budget = Arc::new(Budget::new(QUEUE_WAIT));
+        let budget = Arc::new(Budget::new(wait));
         let thread = {
             let (job, progress, error) = (job.to_owned(), progress.clone(), sink_error.clone());
             let budget = budget.clone();
@@ -347,14 +371,30 @@ impl Writer {
         Err(self.failed.clone().unwrap_or_else(stopped))
     }
 
-    /// Closes the queue and waits for the sink thread to apply what is queued.
-    /// The thread then drops whatever was not committed. Records the thread's
-    /// error, if any, unless an earlier one is already recorded.
+    /// Closes the queue and waits for the sink thread to apply what is queued
+    /// (at most the queue's wait). The thread then drops whatever was not
+    /// committed. Records the thread's error, if any, unless an earlier one is
+    /// already recorded.
     fn stop(&mut self) {
         self.queue = None;
         let Some(thread) = self.thread.take() else {
             return;
         };
+        if !self.budget.wait_closed() {
+            // Stuck in a call: leave the thread behind. It holds only this
+            // sync's uncommitted window, and whatever it commits later still
+            // keeps state behind data.
+            tracing::error!("the destination did not finish; leaving its thread behind");
+            if self.failed.is_none() {
+                self.failed = Some(WriteError::Destination(format!(
+                    "the destination did not finish its last commit within {} s; is its file \
+                     locked by another process, or its disk full or failing? The next run resumes \
+                     from the last checkpoint it committed",
+                    self.budget.wait.as_secs()
+                )));
+            }
+            return;
+        }
         let error = match thread.join() {
             Ok(()) => self.sink_error.get().cloned(),
             Err(panic) => Some(WriteError::Destination(format!(
@@ -528,6 +568,62 @@ mod tests {
         let sink = Box::new(Fake(store.clone(), fail_at));
         let w = Writer::new("job", sink, vec![table], None, 1000, progress.clone());
         (w, store, progress)
+    }
+
+    /// A destination whose `close` takes `hang`.
+    struct Slow(Fake, Duration);
+
+    impl Sink for Slow {
+        fn state(&mut self, job: &str) -> SinkResult<Option<String>> {
+            self.0.state(job)
+        }
+        fn prepare(&mut self, t: &[TableSchema]) -> SinkResult<()> {
+            self.0.prepare(t)
+        }
+        fn upsert(&mut self, t: &str, rows: Vec<Row>) -> SinkResult<()> {
+            self.0.upsert(t, rows)
+        }
+        fn delete(&mut self, t: &str, keys: Vec<Row>) -> SinkResult<()> {
+            self.0.delete(t, keys)
+        }
+        fn truncate(&mut self, t: &str) -> SinkResult<()> {
+            self.0.truncate(t)
+        }
+        fn flush(&mut self) -> SinkResult<()> {
+            self.0.flush()
+        }
+        fn close(&mut self) -> SinkResult<()> {
+            std::thread::sleep(self.1);
+            self.0.close()
+        }
+        fn commit(&mut self, job: &str, state: &str) -> SinkResult<()> {
+            self.0.commit(job, state)
+        }
+        fn abort(&mut self) {
+            self.0.abort()
+        }
+        fn reset(&mut self, job: &str) -> SinkResult<bool> {
+            self.0.reset(job)
+        }
+    }
+
+    #[test]
+    fn a_destination_that_never_finishes_fails_the_sync_after_the_wait() {
+        let store = Arc::new(Mutex::new(Store::default()));
+        let sink = Box::new(Slow(Fake(store.clone(), 0), Duration::from_secs(3)));
+        let progress = Arc::new(Progress::default());
+        let wait = Duration::from_millis(200);
+        let mut w = Writer::spawn("job", sink, vec![], None, 1000, progress, wait);
+        w.checkpoint("s1".into()).unwrap();
+        let started = Instant::now();
+        let e = w.finish().unwrap_err().to_string();
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+        assert!(e.contains("did not finish its last commit"), "{e}");
+        assert_eq!(store.lock().unwrap().state.as_deref(), Some("s1"));
     }
 
     fn ids(range: std::ops::Range<i64>) -> Vec<Row> {
