@@ -72,14 +72,6 @@ fn cpu_secs(pid: &str) -> f64 {
     ticks as f64 / 100.0
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -94,33 +86,15 @@ fn tunnel_vs_openssh(bytes: u64) {
     let gib = bytes as f64 / (1u64 << 30) as f64;
 
     // OpenSSH: `ssh -N -L` forwarding a local port to the bulk server.
-    let lport = free_port();
-    let mut ssh = Command::new("ssh")
-        .args(["-N", "-L", &format!("{lport}:127.0.0.1:{}", server.port)])
-        .args(["-p", &sshd.port.to_string(), "-c", CIPHER])
-        .arg("-i")
-        .arg(dir.path().join("bench"))
-        .args([
-            "-o",
-            "BatchMode=yes",
-            "-o",
-            "StrictHostKeyChecking=no",
-            "-o",
-            "UserKnownHostsFile=/dev/null",
-            "-o",
-            "ExitOnForwardFailure=yes",
-            "-o",
-            "LogLevel=ERROR",
-        ])
-        .arg(format!("{}@127.0.0.1", sshd::USER))
-        .spawn()
-        .expect("ssh (OpenSSH client)");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(("127.0.0.1", lport)).is_err() {
-        assert!(Instant::now() < deadline, "ssh -L did not come up");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let ssh_pid = ssh.id().to_string();
+    let forward = sshd::LocalForward::start(
+        [127, 0, 0, 1].into(),
+        sshd.port,
+        &dir.path().join("bench"),
+        &format!("127.0.0.1:{}", server.port),
+        &["-c", CIPHER],
+    );
+    let lport = forward.port;
+    let ssh_pid = forward.pid().to_string();
 
     // airlock: one direct-tcpip channel on a pooled session, read in-process.
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -190,8 +164,7 @@ fn tunnel_vs_openssh(bytes: u64) {
             o_mb[round], o_cpu[round], a_mb[round], a_cpu[round]
         );
     }
-    let _ = ssh.kill();
-    let _ = ssh.wait();
+    drop(forward);
     let (om, oc, am, ac) = (median(o_mb), median(o_cpu), median(a_mb), median(a_cpu));
     println!(
         "SSH tunnel ({CIPHER}, same sshd), median of 3:\n  OpenSSH ssh -N -L: {om:.0} MB/s, {oc:.2} CPU-s/GiB\n  airlock (russh):   {am:.0} MB/s, {ac:.2} CPU-s/GiB\n  throughput airlock/OpenSSH = {:.2}, CPU per GiB airlock/OpenSSH = {:.2}",

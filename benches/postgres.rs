@@ -27,11 +27,11 @@
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::io::Read;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use airlock::config::JobConfig;
 use airlock::job::{self, Progress, Runtime};
@@ -100,7 +100,13 @@ fn main() {
             "psql direct, by key",
             psql_leg(&pg, pg.addr, KEYED),
         ));
-        let fwd = Forward::start(&bastion, pg.addr);
+        let fwd = sshd::LocalForward::start(
+            [127, 0, 0, 1].into(),
+            bastion.port,
+            &bastion.key,
+            &pg.addr.to_string(),
+            &["-c", CIPHER],
+        );
         let local = SocketAddr::from(([127, 0, 0, 1], fwd.port));
         legs.push(Leg::new("psql via ssh -L", psql_leg(&pg, local, PLAIN)));
         legs.push(Leg::new(
@@ -259,45 +265,6 @@ fn psql_leg(pg: &Postgres, addr: SocketAddr, query: &'static str) -> Box<dyn FnM
         );
         secs
     })
-}
-
-/// `ssh -N -L <free port>:<target>` through the bastion; killed on drop.
-struct Forward {
-    child: Child,
-    port: u16,
-}
-
-impl Forward {
-    fn start(bastion: &Bastion, target: SocketAddr) -> Forward {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new("ssh")
-            .args(["-N", "-L", &format!("{port}:{target}")])
-            .args(["-p", &bastion.port.to_string(), "-c", CIPHER, "-i"])
-            .arg(&bastion.key)
-            .args(["-o", "BatchMode=yes", "-o", "ExitOnForwardFailure=yes"])
-            .args(["-o", "StrictHostKeyChecking=no"])
-            .args(["-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"])
-            .arg(format!("{}@127.0.0.1", sshd::USER))
-            .spawn()
-            .expect("ssh (OpenSSH client)");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "ssh -L did not come up");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Forward { child, port }
-    }
-}
-
-impl Drop for Forward {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// The connector's two legs (direct, via the bastion), each a sync into a

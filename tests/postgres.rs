@@ -11,7 +11,7 @@ mod harness;
 
 use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use harness::netns::{Namespace, Topology};
@@ -181,47 +181,6 @@ fn fingerprints_are_stable_follow_the_documented_rendering_and_see_touches() {
     );
 }
 
-/// `ssh -N -L <free port>:<target>` through `sshd` as the test user; killed on drop.
-struct Forward(Child, u16);
-
-impl Forward {
-    fn start(sshd: &Sshd, key: &std::path::Path, target: SocketAddr) -> Forward {
-        let port = sshd::free_port();
-        let child = Command::new("ssh")
-            .args(["-N", "-L", &format!("{port}:{target}")])
-            .args(["-p", &sshd.port.to_string(), "-i"])
-            .arg(key)
-            .args(["-o", "BatchMode=yes", "-o", "ExitOnForwardFailure=yes"])
-            .args([
-                "-o",
-                "StrictHostKeyChecking=no",
-                "-o",
-                "UserKnownHostsFile=/dev/null",
-            ])
-            .args(["-o", "LogLevel=ERROR"])
-            .arg(format!("{}@{}", sshd::USER, sshd.addr))
-            .spawn()
-            .expect("ssh (OpenSSH client)");
-        let mut fwd = Forward(child, port);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if let Some(status) = fwd.0.try_wait().unwrap() {
-                panic!("ssh -L exited ({status}): {}", sshd.log());
-            }
-            assert!(Instant::now() < deadline, "ssh -L did not come up");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        fwd
-    }
-}
-
-impl Drop for Forward {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn the_database_is_reachable_only_through_the_bastion() {
     let topo = Topology::create();
@@ -257,8 +216,9 @@ fn the_database_is_reachable_only_through_the_bastion() {
     let keys = tempfile::tempdir().unwrap();
     let (_, public) = sshd::ssh_keygen(keys.path(), "client", &["-t", "ed25519"], "");
     sshd.authorize(&public);
-    let fwd = Forward::start(&sshd, &keys.path().join("client"), db);
-    let local = SocketAddr::from(([127, 0, 0, 1], fwd.1));
+    let client = keys.path().join("client");
+    let fwd = sshd::LocalForward::start(sshd.addr, sshd.port, &client, &db.to_string(), &[]);
+    let local = SocketAddr::from(([127, 0, 0, 1], fwd.port));
     let through = psql_client(
         None,
         &pg.conninfo_via(local, LEGACY, LEGACY_PASSWORD, "sslmode=verify-full"),

@@ -219,6 +219,69 @@ pub fn reverse_tunnel(dir: &Path, key: &str, port: u16, forward: &str, login: &s
     c
 }
 
+/// A stock `ssh -N -L <free port>:<target>` to `USER@host:port` with the
+/// private key at `key` (`extra`: more options, e.g. `["-c", cipher]`), up
+/// and accepting when returned; killed on drop.
+pub struct LocalForward {
+    child: Child,
+    /// The local port that forwards to the target.
+    pub port: u16,
+}
+
+impl LocalForward {
+    pub fn start(
+        host: IpAddr,
+        port: u16,
+        key: &Path,
+        target: &str,
+        extra: &[&str],
+    ) -> LocalForward {
+        let local = free_port();
+        let child = Command::new("ssh")
+            .args(["-F", "/dev/null", "-N", "-L", &format!("{local}:{target}")])
+            .args(["-p", &port.to_string(), "-i"])
+            .arg(key)
+            .args(extra)
+            .args(["-o", "BatchMode=yes", "-o", "ExitOnForwardFailure=yes"])
+            .args([
+                "-o",
+                "StrictHostKeyChecking=no",
+                "-o",
+                "UserKnownHostsFile=/dev/null",
+            ])
+            .args(["-o", "LogLevel=ERROR"])
+            .arg(format!("{USER}@{host}"))
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("ssh (OpenSSH client)");
+        let mut fwd = LocalForward { child, port: local };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", local)).is_err() {
+            if let Some(status) = fwd.child.try_wait().unwrap() {
+                panic!("ssh -L {local}:{target} via {host}:{port} exited ({status})");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "ssh -L {local}:{target} did not come up"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        fwd
+    }
+
+    /// The `ssh` process's id (for its CPU time).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for LocalForward {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// A client key made by `ssh-keygen` (`args` e.g. `["-t", "rsa", "-m", "PEM"]`)
 /// with `passphrase` ("" for none): returns (private key text, public line).
 pub fn ssh_keygen(dir: &Path, name: &str, args: &[&str], passphrase: &str) -> (String, String) {
