@@ -85,7 +85,9 @@ pub struct Limits {
     pub host_call_mb: u64,
     /// Most handles (streams, connections) the connector may hold open at once.
     pub resources: u32,
-    /// Rows the host holds uncommitted before it forces them to the destination.
+    /// Rows the host holds uncommitted in memory before it forces them to the
+    /// destination (rows a destination appends as they arrive are its own to
+    /// hold; DuckDB commits those at least every 5 s).
     pub buffered_rows: u64,
     /// Network connections the connector may hold open at once.
     pub connections: u32,

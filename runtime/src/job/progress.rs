@@ -97,9 +97,9 @@ impl Progress {
         *self.started.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
     }
 
-    /// Counts one committed checkpoint.
-    pub fn checkpoint(&self) {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner()).1 += 1;
+    /// Counts `n` more committed checkpoints.
+    pub fn checkpoints(&self, n: u64) {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner()).1 += n;
     }
 
     /// Makes sure `table` shows up in summaries even if it receives nothing.
@@ -132,7 +132,7 @@ mod tests {
         let p = Progress::default();
         p.declare("events");
         p.add("users", |t| t.upserts += 1200);
-        p.checkpoint();
+        p.checkpoints(1);
         assert_eq!(
             p.snapshot().line(),
             "events 0 · users 1,200 · 1 checkpoints"

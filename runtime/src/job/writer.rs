@@ -154,7 +154,9 @@ impl Drop for CloseOnExit {
 /// Writes one sync's records to a [`Sink`] running on its own thread.
 ///
 /// Dropping a writer without [`finish`](Writer::finish) is an
-/// [`abort`](Writer::abort): the thread never outlives the writer.
+/// [`abort`](Writer::abort): the thread does not outlive the writer, unless
+/// the destination is stuck (it takes nothing, or does not finish, for 600 s),
+/// in which case the thread is left behind with the sync's uncommitted window.
 pub struct Writer {
     tables: HashMap<String, TableSchema>,
     pending: u64,
@@ -307,7 +309,7 @@ impl Writer {
             // A send error means the thread stopped; `stop` records why.
             let _ = self.send(Op::Finish(self.state.clone()), 0);
         }
-        self.stop();
+        self.stop(true);
         match &self.failed {
             Some(e) => Err(e.clone()),
             None => Ok(()),
@@ -316,9 +318,9 @@ impl Writer {
 
     /// Called when `sync` failed or trapped: commits the checkpoints the
     /// connector asked for before it failed, drops the rows after the last of
-    /// them, and waits until that is done.
+    /// them, and waits (at most 600 s) until that is done.
     pub fn abort(&mut self) {
-        self.stop();
+        self.stop(false);
     }
 
     /// The first refused call, if any (after [`finish`](Writer::finish) or
@@ -367,15 +369,16 @@ impl Writer {
             return Ok(());
         }
         // The thread ended early: it failed (or panicked) and says why when joined.
-        self.stop();
+        self.stop(false);
         Err(self.failed.clone().unwrap_or_else(stopped))
     }
 
     /// Closes the queue and waits for the sink thread to apply what is queued
     /// (at most the queue's wait). The thread then drops whatever was not
     /// committed. Records the thread's error, if any, unless an earlier one is
-    /// already recorded.
-    fn stop(&mut self) {
+    /// already recorded; a thread that does not end in time fails a sync that
+    /// is `finishing` (otherwise the sync's own error is the one to report).
+    fn stop(&mut self, finishing: bool) {
         self.queue = None;
         let Some(thread) = self.thread.take() else {
             return;
@@ -384,13 +387,15 @@ impl Writer {
             // Stuck in a call: leave the thread behind. It holds only this
             // sync's uncommitted window, and whatever it commits later still
             // keeps state behind data.
-            tracing::error!("the destination did not finish; leaving its thread behind");
-            if self.failed.is_none() {
+            let secs = self.budget.wait.as_secs();
+            tracing::error!(
+                "the destination did not finish within {secs} s; leaving its thread behind"
+            );
+            if finishing && self.failed.is_none() {
                 self.failed = Some(WriteError::Destination(format!(
-                    "the destination did not finish its last commit within {} s; is its file \
-                     locked by another process, or its disk full or failing? The next run resumes \
-                     from the last checkpoint it committed",
-                    self.budget.wait.as_secs()
+                    "the destination did not finish the queued rows and its last commit within \
+                     {secs} s; is its file locked by another process, or its disk full or \
+                     failing? The next run resumes from the last checkpoint it committed"
                 )));
             }
             return;
@@ -431,7 +436,7 @@ impl Writer {
 
 impl Drop for Writer {
     fn drop(&mut self) {
-        self.stop();
+        self.stop(false);
     }
 }
 
@@ -460,28 +465,41 @@ fn run_sink(
     error: &OnceLock<WriteError>,
     budget: &Budget,
 ) {
+    // Checkpoints the sink made durable so far: progress counts them only then.
+    let mut durable = 0;
+    let mut count = |sink: &dyn Sink, finish: bool| {
+        let now = sink.durable();
+        // A finish commits the last checkpoint's state again: not a new one.
+        let new = (now - durable).saturating_sub(u64::from(finish && now > durable));
+        progress.checkpoints(new);
+        durable = now;
+    };
     for (op, bytes) in ops.iter() {
         // The rows leave the queue now (into the sink's own bounded window, or dropped).
         budget.give(bytes);
         if error.get().is_some() {
             continue;
         }
+        let finish = matches!(op, Op::Finish(Some(_)));
         let done = match op {
             Op::Upsert(table, rows) => sink.upsert(&table, rows),
             Op::Delete(table, keys) => sink.delete(&table, keys),
             Op::Truncate(table) => sink.truncate(&table),
             Op::Flush => sink.flush(),
-            Op::Commit(state) => sink.commit(job, &state).map(|()| progress.checkpoint()),
+            Op::Commit(state) => sink.commit(job, &state),
             Op::Finish(Some(state)) => sink.commit(job, &state).and_then(|()| sink.close()),
             // Never checkpointed and had no state: the rows are durable, the cursor stays unset.
             Op::Finish(None) => sink.close(),
         };
+        count(&*sink, finish && done.is_ok());
         if let Err(e) = done {
             sink.abort();
+            count(&*sink, false);
             let _ = error.set(e.into());
         }
     }
     sink.abort();
+    count(&*sink, false);
 }
 
 #[cfg(test)]
@@ -499,6 +517,7 @@ mod tests {
         rows: Vec<i64>,
         state: Option<String>,
         commits: usize,
+        durable: u64,
     }
 
     /// A destination in memory whose commit number `fail_at` (1-based) fails.
@@ -543,7 +562,11 @@ mod tests {
             let pending = std::mem::take(&mut s.pending);
             s.rows.extend(pending);
             s.state = Some(state.into());
+            s.durable += 1;
             Ok(())
+        }
+        fn durable(&self) -> u64 {
+            self.0.lock().unwrap().durable
         }
         fn abort(&mut self) {
             self.0.lock().unwrap().pending.clear();
@@ -602,6 +625,9 @@ mod tests {
         fn abort(&mut self) {
             self.0.abort()
         }
+        fn durable(&self) -> u64 {
+            self.0.durable()
+        }
         fn reset(&mut self, job: &str) -> SinkResult<bool> {
             self.0.reset(job)
         }
@@ -622,7 +648,7 @@ mod tests {
             "{:?}",
             started.elapsed()
         );
-        assert!(e.contains("did not finish its last commit"), "{e}");
+        assert!(e.contains("did not finish the queued rows"), "{e}");
         assert_eq!(store.lock().unwrap().state.as_deref(), Some("s1"));
     }
 

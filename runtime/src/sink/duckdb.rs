@@ -20,10 +20,12 @@
 //! folded into one transaction for up to [`FOLD_FOR`]: DuckDB writes a
 //! transaction of a row group (122,880 rows) or more straight to the file as
 //! compressed row groups, where small ones go through its WAL and are
-//! compressed again at the next checkpoint, which doubles its work. A failing
-//! sync still keeps every checkpoint it reached ([`Sink::abort`]); a killed
-//! process leaves exactly the last committed rows and state, at most
-//! [`FOLD_FOR`] behind its last checkpoint.
+//! compressed again at the next checkpoint, which doubles its work. The open
+//! transaction is committed at least every [`FOLD_FOR`] (with the latest
+//! folded state, rows after it included). A sync whose connector fails still
+//! keeps every checkpoint it reached ([`Sink::abort`]); a killed process, or a
+//! destination error, leaves exactly the last committed rows and state, at
+//! most [`FOLD_FOR`] behind.
 
 mod columns;
 
@@ -65,13 +67,15 @@ pub struct DuckDbSink {
     next_stage: usize,
     /// When the open window (everything since the last commit) began.
     window: Option<Instant>,
-    /// The open transaction holds more than direct appends (a truncate, or
-    /// merged operations): its checkpoints are committed, not folded.
-    mixed: bool,
+    /// A truncate is in the open transaction: an abort could not take it out
+    /// again, so checkpoints are committed, not folded.
+    truncated: bool,
     /// The latest checkpoint folded into the open transaction.
     held: Option<Held>,
     /// See [`FOLD_FOR`]; zero commits every checkpoint at once.
     fold_for: Duration,
+    /// Checkpoints made durable so far (see [`Sink::durable`]).
+    durable: u64,
 }
 
 /// A checkpoint folded into the open transaction: every row before it is in
@@ -103,12 +107,11 @@ struct Table {
     /// Only ever raised, so a rolled-back append leaves it safely high.
     keys_below: Option<i64>,
     /// New-key rows in ascending key order, gathered for a direct append
-    /// (fewer than [`DIRECT_CHUNK`]; after every row in `pending` is empty).
+    /// (fewer than [`DIRECT_CHUNK`]; non-empty only while `pending` is empty).
     direct: Vec<Row>,
-    /// `keys_below` when the held checkpoint was folded.
+    /// `keys_below` when the held checkpoint was folded: the rows after it
+    /// have keys at or above it.
     mark: Option<i64>,
-    /// Rows at or above `mark` were appended to the open transaction.
-    past_mark: bool,
     /// Deletes the rows at or above a key (`mark`), for a single integer key.
     past_mark_sql: Option<String>,
     /// Folds staged upserts into the target (used when no delete is pending).
@@ -258,9 +261,10 @@ impl DuckDbSink {
             in_tx: false,
             next_stage: 0,
             window: None,
-            mixed: false,
+            truncated: false,
             held: None,
             fold_for: FOLD_FOR,
+            durable: 0,
         })
     }
 
@@ -289,10 +293,23 @@ impl DuckDbSink {
             self.conn.execute_batch("COMMIT").ctx("*", "COMMIT")
         });
         match result {
-            Ok(()) => self.ended(),
+            Ok(()) => {
+                self.durable += state.map_or(0, |h| h.count);
+                self.ended();
+            }
             Err(_) => self.rollback(),
         }
         result
+    }
+
+    /// Commits the open transaction if it is older than `fold_for`, with the
+    /// held checkpoint if any (the rows after it become durable ahead of the
+    /// state, which replays them harmlessly).
+    fn commit_if_due(&mut self) -> SinkResult<()> {
+        match self.window.is_some_and(|w| w.elapsed() >= self.fold_for) {
+            true => self.commit_held(),
+            false => Ok(()),
+        }
     }
 
     /// Commits the held checkpoint, and whatever else the window holds.
@@ -324,9 +341,9 @@ impl DuckDbSink {
 
     /// Forgets the window once it is committed or rolled back.
     fn ended(&mut self) {
-        (self.in_tx, self.mixed, self.window, self.held) = (false, false, None, None);
+        (self.in_tx, self.truncated, self.window, self.held) = (false, false, None, None);
         for t in self.tables.values_mut() {
-            (t.mark, t.past_mark) = (None, false);
+            t.mark = None;
         }
     }
 
@@ -353,7 +370,7 @@ impl DuckDbSink {
             t.pending.clear();
             t.deletes_pending = false;
             t.direct.clear();
-            if let (true, Some(mark), Some(sql)) = (t.past_mark, t.mark, &t.past_mark_sql) {
+            if let (Some(mark), Some(sql)) = (t.mark, &t.past_mark_sql) {
                 (self.conn.execute(sql, [mark]))
                     .ctx(&t.name, "dropping rows after the checkpoint")?;
             }
@@ -583,7 +600,6 @@ impl DuckDbSink {
             keys_below,
             direct: Vec::new(),
             mark: None,
-            past_mark: false,
             past_mark_sql,
             unique_sql: if key.is_empty() {
                 upsert_sql.clone()
@@ -619,11 +635,8 @@ fn lookup<'a>(tables: &'a mut HashMap<String, Table>, name: &str) -> SinkResult<
 /// Appends a table's gathered new-key rows to the target, inside the caller's
 /// transaction (see [`Table::direct`]).
 fn append_direct(conn: &Connection, t: &mut Table, at: i64) -> SinkResult<()> {
-    let Some(last) = t.direct.last() else {
+    if t.direct.is_empty() {
         return Ok(());
-    };
-    if let (Some(mark), Value::Int(key)) = (t.mark, &last[t.key[0]]) {
-        t.past_mark |= *key >= mark;
     }
     let mut app = conn.appender(&t.name).ctx(&t.name, "appending rows")?;
     let cells: Vec<Cells> = t.direct.iter().map(Cells::Full).collect();
@@ -841,6 +854,10 @@ impl Sink for DuckDbSink {
     }
 
     fn upsert(&mut self, table: &str, rows: Vec<Row>) -> SinkResult<()> {
+        if self.held.is_some() {
+            // A folded checkpoint waits for no later one past its time.
+            self.commit_if_due()?;
+        }
         self.window.get_or_insert_with(Instant::now);
         let t = lookup(&mut self.tables, table)?;
         if t.pending.is_empty()
@@ -884,7 +901,7 @@ impl Sink for DuckDbSink {
             self.commit_held()?;
         }
         self.window.get_or_insert_with(Instant::now);
-        self.mixed = true;
+        self.truncated = true;
         self.begin()?;
         let sql = format!(
             "UPDATE {} SET {DELETED} = true, {SYNCED_AT} = CAST(? AS TIMESTAMP) WHERE NOT {DELETED}",
@@ -903,25 +920,29 @@ impl Sink for DuckDbSink {
 
     fn flush(&mut self) -> SinkResult<()> {
         // Gathered rows are bounded by `DIRECT_CHUNK`, and DuckDB spills a
-        // large transaction to disk itself: only staged operations need it.
+        // large transaction to disk itself: only staged operations need it,
+        // or a transaction open for longer than folding allows.
         if self.tables.values().all(|t| t.pending.is_empty()) {
-            return Ok(());
+            return self.commit_if_due();
         }
         self.commit_held()
     }
 
     fn commit(&mut self, job: &str, state: &str) -> SinkResult<()> {
+        // Another job's folded checkpoint is not replaced by this one.
+        if self.held.as_ref().is_some_and(|h| h.job != job) {
+            self.commit_held()?;
+        }
         let count = 1 + self.held.as_ref().map_or(0, |h| h.count);
         let held = Held {
             job: job.to_owned(),
             state: state.to_owned(),
             count,
         };
-        let fold = !self.mixed
+        let fold = !self.truncated
             && self.tables.values().all(|t| t.pending.is_empty())
             && self.window.is_some_and(|w| w.elapsed() < self.fold_for);
         if !fold {
-            self.held = None;
             return self.transact(Some(&held));
         }
         // Every row before the checkpoint goes into the transaction now, and
@@ -931,7 +952,7 @@ impl Sink for DuckDbSink {
             self.append_gathered(&name)?;
         }
         for t in self.tables.values_mut() {
-            (t.mark, t.past_mark) = (t.keys_below, false);
+            t.mark = t.keys_below;
         }
         self.held = Some(held);
         Ok(())
@@ -941,10 +962,15 @@ impl Sink for DuckDbSink {
         self.commit_held()
     }
 
+    fn durable(&self) -> u64 {
+        self.durable
+    }
+
     fn abort(&mut self) {
         if let Some(held) = self.held.take()
             && self.keep_held(&held).is_ok()
         {
+            self.durable += held.count;
             self.ended();
         } else {
             self.rollback();
@@ -1347,7 +1373,7 @@ mod tests {
         let below = |s: &DuckDbSink| s.tables["users"].keys_below;
         assert_eq!(below(&s), Some(i64::MIN));
         s.upsert("users", rows("2=a 1=b 2=c")).unwrap();
-        s.commit("job", "s1").unwrap(); // empty table: appended directly
+        s.commit("job", "s1").unwrap(); // not ascending: staged
         assert_eq!(below(&s), Some(3));
         s.upsert("users", rows("2=x 5=e")).unwrap();
         s.commit("job", "s2").unwrap(); // 2 is stored: staged and replaced
@@ -1443,9 +1469,69 @@ mod tests {
             (None, 0, String::new()),
             "folded, not yet durable"
         );
+        assert_eq!(s.durable(), 0);
         assert_eq!(live(&s), "1=a 2=b 3=c", "in the open transaction");
         s.close().unwrap();
         assert_eq!(committed(&s), (Some("s2".into()), 2, "1 2 3".into()));
+        assert_eq!(s.durable(), 2);
+    }
+
+    #[test]
+    fn an_open_bulk_transaction_commits_once_folding_time_is_up() {
+        let (_dir, mut s) = sink();
+        s.fold_for = Duration::from_millis(50);
+        s.upsert("users", rows("1=a")).unwrap();
+        s.commit("job", "s1").unwrap();
+        s.upsert("users", rows("2=b")).unwrap();
+        s.flush().unwrap();
+        assert_eq!(committed(&s).0, None, "young: still folded");
+        std::thread::sleep(Duration::from_millis(60));
+        s.upsert("users", rows("3=c")).unwrap(); // commits the folded checkpoint
+        assert_eq!(committed(&s), (Some("s1".into()), 1, "1 2".into()));
+        assert_eq!(s.durable(), 1);
+        // With none folded, a flush bounds how long rows stay uncommitted.
+        std::thread::sleep(Duration::from_millis(60));
+        s.flush().unwrap();
+        assert_eq!(committed(&s), (Some("s1".into()), 1, "1 2 3".into()));
+    }
+
+    #[test]
+    fn another_jobs_checkpoint_does_not_replace_a_folded_one() {
+        let (_dir, mut s) = sink();
+        s.upsert("users", rows("1=a")).unwrap();
+        s.commit("job", "s1").unwrap();
+        s.commit("other", "o1").unwrap();
+        assert_eq!(committed(&s), (Some("s1".into()), 1, "1".into()));
+        s.close().unwrap();
+        assert_eq!(s.state("other").unwrap().as_deref(), Some("o1"));
+        assert_eq!(s.durable(), 2);
+    }
+
+    #[test]
+    fn a_bad_value_after_a_folded_checkpoint_drops_it_and_says_so() {
+        let (_dir, mut s) = sink();
+        let cols = vec![
+            col("id", ColumnType::Int, false),
+            col(
+                "amount",
+                ColumnType::Decimal {
+                    precision: 4,
+                    scale: 1,
+                },
+                true,
+            ),
+        ];
+        s.prepare(&[table("pay", cols, &["id"])]).unwrap();
+        let pay = |id: i64, v: &str| vec![Value::Int(id), Value::Decimal(v.into())];
+        s.upsert("pay", vec![pay(1, "1.5"), pay(2, "2.5")]).unwrap();
+        s.commit("job", "s1").unwrap();
+        s.upsert("pay", vec![pay(3, "99999.9")]).unwrap();
+        let e = s.commit("job", "s2").unwrap_err().0;
+        assert!(e.contains("table `pay`") && !e.contains("9999"), "{e}");
+        s.abort();
+        assert_eq!(s.durable(), 0, "the folded checkpoint went with the window");
+        assert_eq!(s.state("job").unwrap(), None);
+        assert_eq!(query(&s, "SELECT count(*)::VARCHAR FROM pay"), ["0"]);
     }
 
     #[test]
@@ -1476,7 +1562,6 @@ mod tests {
         s.upsert("users", ascending(20..after)).unwrap();
         s.upsert("users", ascending(after..after + 3)).unwrap();
         s.delete("users", keys(&[3])).unwrap();
-        assert!(s.tables["users"].past_mark);
         s.abort();
         let ids: Vec<String> = (0..20).map(|i| i.to_string()).collect();
         assert_eq!(committed(&s), (Some("s2".into()), 2, ids.join(" ")));

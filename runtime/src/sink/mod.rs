@@ -6,8 +6,10 @@
 //! become durable *earlier* (a forced [`Sink::flush`]); replaying them after a crash
 //! is harmless because upserts are idempotent by primary key. A destination may
 //! fold a few consecutive checkpoints into one transaction (a bulk load is much
-//! cheaper in large ones): the last of them is committed with every row before it,
-//! by a later commit, [`Sink::close`] or [`Sink::abort`].
+//! cheaper in large ones): the last of them is committed with every row before it
+//! by a later commit, [`Sink::close`] or [`Sink::abort`], and [`Sink::durable`]
+//! counts a checkpoint only then. A destination error drops folded checkpoints
+//! with the rest of the uncommitted window.
 
 mod duckdb;
 
@@ -61,6 +63,10 @@ pub trait Sink: Send {
     /// Commits the last checkpoint if it was folded, then drops every row
     /// after it. Durable data and state stay.
     fn abort(&mut self);
+
+    /// How many [`Sink::commit`] calls are durable so far (folded ones count
+    /// once they are committed).
+    fn durable(&self) -> u64;
 
     /// Forgets the committed state of `job` (its rows stay). Returns whether there was one.
     fn reset(&mut self, job: &str) -> SinkResult<bool>;
