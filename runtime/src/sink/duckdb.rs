@@ -80,7 +80,8 @@ pub struct DuckDbSink {
 
 /// A checkpoint folded into the open transaction: every row before it is in
 /// the transaction, and each table's rows after it lie at or above its
-/// [`Table::mark`]. The next commit, [`Sink::close`] or [`Sink::abort`] commits it.
+/// [`Table::mark`]. A later commit, [`Sink::close`], [`Sink::abort`], a
+/// truncate, or the end of [`FOLD_FOR`] commits it.
 struct Held {
     job: String,
     state: String,
