@@ -3,10 +3,10 @@
 //! tunnels need no intermediate VM.
 //!
 //! The customer's forward is not a listening socket: the relay remembers the
-//! customer's session per tunnel ([`registry`]), and a worker (an airlock
+//! customer's session per tunnel (`registry`), and a worker (an airlock
 //! runtime with a `via.reverse_ssh` endpoint) opens a `direct-tcpip` channel to
 //! the tunnel's *name*; the relay opens a `forwarded-tcpip` channel over the
-//! customer's session and splices the two ([`server`]). Who may do what comes
+//! customer's session and splices the two (`server`). Who may do what comes
 //! from `relay.toml` ([`config`]).
 //!
 //! Status: the running relay rewrites `relay.status.json` next to its config

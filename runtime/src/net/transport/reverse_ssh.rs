@@ -2,7 +2,7 @@
 //! an `airlock relay`. To this host it is an SSH route with one hop, the relay,
 //! whose `direct-tcpip` target host is the tunnel's *name* (the relay ignores
 //! the port); so it shares the pooled session, keepalive, reconnect and
-//! host-key pinning of [`ssh`](super::ssh).
+//! host-key pinning of [`ssh`].
 
 use super::{PathInfo, ssh};
 use crate::config::ReverseSshRoute;

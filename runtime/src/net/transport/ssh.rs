@@ -1,6 +1,6 @@
 //! The SSH transport: a `direct-tcpip` channel through a bastion (or a chain of
 //! them), over a session the process shares (see [`crate::ssh::SshPool`]).
-//! The first hop is dialed through [`direct::dial`](super::direct::dial), so the
+//! The first hop is dialed through [`direct::dial`], so the
 //! egress policy judges the bastion's resolved address like any other.
 
 use super::{PathInfo, direct};
