@@ -69,11 +69,11 @@ enum Op {
 
 /// What the queue to the sink thread holds, bounded by [`QUEUE_OPS`]
 /// operations and [`QUEUE_BYTES`] of rows: the connector waits for room (at
-/// most `wait`), the sink thread gives it back as it takes operations out.
+/// most a given wait), the sink thread gives it back as it takes operations out.
+#[derive(Default)]
 struct Budget {
     used: Mutex<Used>,
     freed: Condvar,
-    wait: Duration,
 }
 
 #[derive(Default)]
@@ -85,18 +85,10 @@ struct Used {
 }
 
 impl Budget {
-    fn new(wait: Duration) -> Budget {
-        Budget {
-            used: Mutex::default(),
-            freed: Condvar::new(),
-            wait,
-        }
-    }
-
     /// Takes room for one operation holding `bytes` of rows, waiting while the
-    /// queue is full. `false`: no room came within the wait.
-    fn take(&self, bytes: u64) -> bool {
-        let deadline = Instant::now() + self.wait;
+    /// queue is full. `false`: no room came within `wait`.
+    fn take(&self, bytes: u64, wait: Duration) -> bool {
+        let deadline = Instant::now() + wait;
         let mut g = self.used.lock().unwrap_or_else(|e| e.into_inner());
         let full = |u: &Used| {
             !u.closed && (u.ops >= QUEUE_OPS || (u.bytes > 0 && u.bytes + bytes > QUEUE_BYTES))
@@ -127,10 +119,10 @@ impl Budget {
 
     /// Waits (at most `wait`) until the sink thread has ended; `false` if it
     /// has not.
-    fn wait_closed(&self) -> bool {
+    fn wait_closed(&self, wait: Duration) -> bool {
         let g = self.used.lock().unwrap_or_else(|e| e.into_inner());
         let (g, _) = (self.freed)
-            .wait_timeout_while(g, self.wait, |u| !u.closed)
+            .wait_timeout_while(g, wait, |u| !u.closed)
             .unwrap_or_else(|e| e.into_inner());
         g.closed
     }
@@ -172,6 +164,9 @@ pub struct Writer {
     queue: Option<Sender<(Op, u64)>>,
     /// Room in the queue.
     budget: Arc<Budget>,
+    /// How long the connector waits for room, and the end of a sync for the
+    /// sink thread ([`QUEUE_WAIT`]).
+    wait: Duration,
     /// The sink thread's first error, seen by the connector on its next call.
     sink_error: Arc<OnceLock<WriteError>>,
     thread: Option<JoinHandle<()>>,
@@ -188,26 +183,13 @@ impl Writer {
         max_pending: u64,
         progress: Arc<Progress>,
     ) -> Self {
-        Self::spawn(job, sink, tables, state, max_pending, progress, QUEUE_WAIT)
-    }
-
-    /// [`Writer::new`] with `wait` for [`QUEUE_WAIT`].
-    fn spawn(
-        job: &str,
-        sink: Box<dyn Sink>,
-        tables: Vec<TableSchema>,
-        state: Option<String>,
-        max_pending: u64,
-        progress: Arc<Progress>,
-        wait: Duration,
-    ) -> Self {
         for t in &tables {
             progress.declare(&t.name);
         }
         // Unbounded as a channel; `budget` bounds it, with a timeout.
         let (queue, ops) = channel();
         let sink_error = Arc::new(OnceLock::new());
-        let budget = Arc::new(Budget::new(wait));
+        let budget = Arc::new(Budget::default());
         let thread = {
             let (job, progress, error) = (job.to_owned(), progress.clone(), sink_error.clone());
             let budget = budget.clone();
@@ -228,6 +210,7 @@ impl Writer {
             failed: None,
             queue: Some(queue),
             budget,
+            wait: QUEUE_WAIT,
             sink_error,
             thread: Some(thread),
         }
@@ -355,14 +338,14 @@ impl Writer {
     /// Queues `op` holding `bytes` of rows, waiting (bounded) while the queue is full.
     fn send(&mut self, op: Op, bytes: u64) -> Result<(), WriteError> {
         let queue = self.queue.as_ref().ok_or_else(stopped)?;
-        if !self.budget.take(bytes) {
+        if !self.budget.take(bytes, self.wait) {
             // Stuck, not slow: leave the thread behind rather than wait on it again.
             self.queue = None;
             self.thread = None;
             return Err(WriteError::Destination(format!(
                 "the destination took nothing for {} s; is its file locked by another process, \
                  or its disk full?",
-                self.budget.wait.as_secs()
+                self.wait.as_secs()
             )));
         }
         if queue.send((op, bytes)).is_ok() {
@@ -383,11 +366,11 @@ impl Writer {
         let Some(thread) = self.thread.take() else {
             return;
         };
-        if !self.budget.wait_closed() {
+        if !self.budget.wait_closed(self.wait) {
             // Stuck in a call: leave the thread behind. It holds only this
             // sync's uncommitted window, and whatever it commits later still
             // keeps state behind data.
-            let secs = self.budget.wait.as_secs();
+            let secs = self.wait.as_secs();
             tracing::error!(
                 "the destination did not finish within {secs} s; leaving its thread behind"
             );
@@ -638,8 +621,8 @@ mod tests {
         let store = Arc::new(Mutex::new(Store::default()));
         let sink = Box::new(Slow(Fake(store.clone(), 0), Duration::from_secs(3)));
         let progress = Arc::new(Progress::default());
-        let wait = Duration::from_millis(200);
-        let mut w = Writer::spawn("job", sink, vec![], None, 1000, progress, wait);
+        let mut w = Writer::new("job", sink, vec![], None, 1000, progress);
+        w.wait = Duration::from_millis(200);
         w.checkpoint("s1".into()).unwrap();
         let started = Instant::now();
         let e = w.finish().unwrap_err().to_string();
@@ -743,13 +726,13 @@ mod tests {
 
     #[test]
     fn the_queue_holds_a_bounded_number_of_bytes_and_operations() {
-        let budget = Arc::new(Budget::new(QUEUE_WAIT));
-        assert!(budget.take(QUEUE_BYTES - 1));
+        let budget = Arc::new(Budget::default());
+        assert!(budget.take(QUEUE_BYTES - 1, QUEUE_WAIT));
         // One more byte fits; a big batch then waits until rows leave the queue.
-        assert!(budget.take(1));
+        assert!(budget.take(1, QUEUE_WAIT));
         let waiter = {
             let budget = budget.clone();
-            std::thread::spawn(move || budget.take(QUEUE_BYTES))
+            std::thread::spawn(move || budget.take(QUEUE_BYTES, QUEUE_WAIT))
         };
         std::thread::sleep(Duration::from_millis(50));
         assert!(!waiter.is_finished(), "a batch past the bound must wait");
@@ -758,17 +741,20 @@ mod tests {
         // Alone, a batch larger than the bound still goes.
         budget.give(QUEUE_BYTES);
         budget.give(0);
-        assert!(budget.take(3 * QUEUE_BYTES));
+        assert!(budget.take(3 * QUEUE_BYTES, QUEUE_WAIT));
         budget.give(3 * QUEUE_BYTES);
         // At most QUEUE_OPS operations, however small; a full queue that never
         // drains fails the wait instead of hanging.
-        let short = Budget::new(Duration::from_millis(50));
+        let (short, ms50) = (Budget::default(), Duration::from_millis(50));
         for _ in 0..QUEUE_OPS {
-            assert!(short.take(0));
+            assert!(short.take(0, ms50));
         }
-        assert!(!short.take(0), "the queue is full and nothing drains it");
+        assert!(
+            !short.take(0, ms50),
+            "the queue is full and nothing drains it"
+        );
         // A closed budget (the sink thread ended) never blocks.
         short.close();
-        assert!(short.take(QUEUE_BYTES));
+        assert!(short.take(QUEUE_BYTES, ms50));
     }
 }
