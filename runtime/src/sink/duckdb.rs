@@ -340,6 +340,21 @@ impl DuckDbSink {
         appended
     }
 
+    /// Appends every table's gathered rows to the open transaction.
+    fn append_all_gathered(&mut self) -> SinkResult<()> {
+        if self.tables.values().all(|t| t.direct.is_empty()) {
+            return Ok(());
+        }
+        self.begin()?;
+        let at = now();
+        let appended =
+            (self.tables.values_mut()).try_for_each(|t| append_direct(&self.conn, t, at));
+        if appended.is_err() {
+            self.rollback();
+        }
+        appended
+    }
+
     /// Forgets the window once it is committed or rolled back.
     fn ended(&mut self) {
         (self.in_tx, self.truncated, self.window, self.held) = (false, false, None, None);
@@ -948,10 +963,7 @@ impl Sink for DuckDbSink {
         }
         // Every row before the checkpoint goes into the transaction now, and
         // each table's bound marks where the rows after it begin.
-        let names: Vec<String> = self.tables.keys().cloned().collect();
-        for name in names {
-            self.append_gathered(&name)?;
-        }
+        self.append_all_gathered()?;
         for t in self.tables.values_mut() {
             t.mark = t.keys_below;
         }
