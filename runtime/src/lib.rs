@@ -10,6 +10,7 @@
 //! dies resumes from its last checkpoint with nothing lost.
 //!
 //! Module map: [`config`] (the connection file), [`schema`] (values and tables),
+//! [`columns`] (rows laid out by column),
 //! [`sandbox`] (wasmtime), [`sink`] (destinations), [`job`] (one sync, end to end),
 //! [`relay`] (the reverse-SSH relay server), [`cli`] (the `airlock` command).
 
@@ -17,6 +18,7 @@
 #![warn(missing_docs)]
 
 pub mod cli;
+pub mod columns;
 pub mod config;
 pub mod demo;
 pub mod guest_build;

@@ -19,6 +19,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::progress::Progress;
+use crate::columns::ColumnBatch;
 use crate::schema::{Row, TableSchema};
 use crate::sink::{Sink, SinkError};
 
@@ -57,6 +58,7 @@ impl From<SinkError> for WriteError {
 /// One step for the sink thread, applied in the order the connector asked.
 enum Op {
     Upsert(String, Vec<Row>),
+    UpsertColumns(String, ColumnBatch),
     Delete(String, Vec<Row>),
     Truncate(String),
     Flush,
@@ -238,6 +240,23 @@ impl Writer {
             }
             let n = rows.len() as u64;
             w.send(Op::Upsert(table.to_owned(), rows), bytes)?;
+            w.progress.add(table, |t| t.upserts += n);
+            w.pending(n)
+        })
+    }
+
+    /// Inserts or replaces rows laid out by column; `bytes` is the batch's
+    /// [`ColumnBatch::bytes`].
+    pub fn upsert_columns(
+        &mut self,
+        table: &str,
+        batch: ColumnBatch,
+        bytes: u64,
+    ) -> Result<(), WriteError> {
+        self.guard(|w| {
+            batch.check(w.schema(table)?).map_err(WriteError::Invalid)?;
+            let n = batch.rows as u64;
+            w.send(Op::UpsertColumns(table.to_owned(), batch), bytes)?;
             w.progress.add(table, |t| t.upserts += n);
             w.pending(n)
         })
@@ -466,6 +485,7 @@ fn run_sink(
         let finish = matches!(op, Op::Finish(Some(_)));
         let done = match op {
             Op::Upsert(table, rows) => sink.upsert(&table, rows),
+            Op::UpsertColumns(table, batch) => sink.upsert_columns(&table, batch),
             Op::Delete(table, keys) => sink.delete(&table, keys),
             Op::Truncate(table) => sink.truncate(&table),
             Op::Flush => sink.flush(),
@@ -656,6 +676,30 @@ mod tests {
         assert!(s.pending.is_empty());
         assert_eq!(progress.snapshot().checkpoints, 2);
         assert!(w.failure().is_none());
+    }
+
+    #[test]
+    fn column_batches_are_checked_counted_and_committed() {
+        let (mut w, store, progress) = writer(0);
+        let batch = |ids: Vec<Row>| ColumnBatch::from_rows(&[ColumnType::Int], &ids);
+        let good = batch(ids(0..3));
+        let bytes = good.bytes();
+        w.upsert_columns("t", good, bytes).unwrap();
+        w.checkpoint("s1".into()).unwrap();
+        let mut bad = batch(ids(3..5));
+        bad.columns[0].valid = vec![true, false];
+        let e = w.upsert_columns("t", bad, 0).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "table `t` row 1 column `id`: null in a non-nullable column"
+        );
+        w.abort();
+        let s = store.lock().unwrap();
+        assert_eq!(
+            (s.rows.clone(), s.state.as_deref()),
+            (vec![0, 1, 2], Some("s1"))
+        );
+        assert_eq!(progress.snapshot().total_upserts(), 3);
     }
 
     #[test]

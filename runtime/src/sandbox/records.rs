@@ -1,11 +1,12 @@
-//! Host side of `airlock:connector/records`: lifts batches into plain rows and
-//! hands them to the job's [`Writer`]. Outside `sync` there is no writer and
-//! every call is refused.
+//! Host side of `airlock:connector/records`: lifts batches into plain rows or
+//! column batches (moving every buffer, copying none) and hands them to the
+//! job's [`Writer`]. Outside `sync` there is no writer and every call is refused.
 
 use wasmtime::component::{HasSelf, Linker};
 
 use super::bindings::{wit_records, wit_types};
 use super::limits::{LimitExceeded, mib};
+use crate::columns::{Blobs, ColumnBatch, ColumnCells, ColumnData};
 use crate::job::{WriteError, Writer};
 use crate::schema::{Row, Value, rows_bytes};
 
@@ -91,6 +92,17 @@ impl wit_records::Host for RecordsCtx {
         Ok(self.with_writer(|w| w.upsert_measured(&table, rows, bytes)))
     }
 
+    fn upsert_columns(
+        &mut self,
+        table: String,
+        batch: wit_types::ColumnBatch,
+    ) -> wasmtime::Result<Result<(), wit_types::Error>> {
+        let batch = lift_batch(batch);
+        let bytes = batch.bytes();
+        self.limit("upsert-columns", table.len() as u64 + bytes)?;
+        Ok(self.with_writer(|w| w.upsert_columns(&table, batch, bytes)))
+    }
+
     fn delete(
         &mut self,
         table: String,
@@ -131,5 +143,33 @@ fn lift_value(v: wit_types::Value) -> Value {
         W::Date(d) => Value::Date(d),
         W::Decimal(s) => Value::Decimal(s),
         W::Json(s) => Value::Json(s),
+    }
+}
+
+/// Moves a WIT column batch into a plain one; every buffer is moved, not copied.
+fn lift_batch(b: wit_types::ColumnBatch) -> ColumnBatch {
+    use wit_types::ColumnData as W;
+    let blobs = |b: wit_types::Blobs| Blobs {
+        data: b.data,
+        ends: b.ends,
+    };
+    let column = |c: wit_types::ColumnCells| ColumnCells {
+        valid: c.valid,
+        data: match c.data {
+            W::Null => ColumnData::Null,
+            W::Boolean(v) => ColumnData::Boolean(v),
+            W::Int(v) => ColumnData::Int(v),
+            W::Float(v) => ColumnData::Float(v),
+            W::Text(b) => ColumnData::Text(blobs(b)),
+            W::Bytes(b) => ColumnData::Bytes(blobs(b)),
+            W::Timestamp(v) => ColumnData::Timestamp(v),
+            W::Date(v) => ColumnData::Date(v),
+            W::Decimal(b) => ColumnData::Decimal(blobs(b)),
+            W::Json(b) => ColumnData::Json(blobs(b)),
+        },
+    };
+    ColumnBatch {
+        rows: b.rows as usize,
+        columns: b.columns.into_iter().map(column).collect(),
     }
 }

@@ -15,6 +15,7 @@ mod duckdb;
 
 pub use self::duckdb::{Cell as DuckDbCell, DuckDbSink};
 
+use crate::columns::ColumnBatch;
 use crate::schema::{Row, TableSchema};
 
 /// A destination failure. The message names the table and says what went wrong.
@@ -40,6 +41,12 @@ pub trait Sink: Send {
     /// Inserts or replaces `rows` by primary key (appends on tables without one).
     /// Within the uncommitted window the last write of a key wins.
     fn upsert(&mut self, table: &str, rows: Vec<Row>) -> SinkResult<()>;
+
+    /// [`Sink::upsert`] for rows laid out by column. Destinations that can
+    /// take columns whole override it; by default the batch becomes rows.
+    fn upsert_columns(&mut self, table: &str, batch: ColumnBatch) -> SinkResult<()> {
+        self.upsert(table, batch.into_rows())
+    }
 
     /// Marks the rows with these primary keys deleted (`_airlock_deleted = true`).
     /// Ordered with the upserts around it: upsert, delete, upsert leaves the row live.

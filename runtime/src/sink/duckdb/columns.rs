@@ -12,12 +12,17 @@
 use std::sync::Arc;
 
 use duckdb::arrow::array::{
-    ArrayRef, BinaryBuilder, BooleanArray, BooleanBuilder, Date32Builder, Decimal128Builder,
-    Float64Builder, Int64Builder, StringBuilder, TimestampMicrosecondBuilder,
+    Array, ArrayRef, BinaryArray, BinaryBuilder, BooleanArray, BooleanBuilder, Date32Array,
+    Date32Builder, Decimal128Array, Decimal128Builder, Float64Array, Float64Builder, Int64Array,
+    Int64Builder, StringArray, StringBuilder, TimestampMicrosecondArray,
+    TimestampMicrosecondBuilder, new_null_array,
 };
-use duckdb::arrow::datatypes::{Field, Schema};
+use duckdb::arrow::buffer::{BooleanBuffer, Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
+use duckdb::arrow::compute::concat as arrow_concat;
+use duckdb::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use duckdb::arrow::record_batch::RecordBatch;
 
+use crate::columns::{Blobs, ColumnBatch, ColumnCells, ColumnData};
 use crate::schema::{ColumnType, Row, Value};
 
 const NULL: Value = Value::Null;
@@ -52,6 +57,74 @@ pub(super) fn columns(
         .collect()
 }
 
+/// A checked column batch as Arrow arrays typed like DuckDB columns of
+/// `types`, or `None` if some value needs DuckDB's own conversion (a decimal
+/// outside plain notation or its precision). Fixed-width slots and bytes are
+/// copied a buffer at a time; only decimals are parsed cell by cell.
+pub(super) fn from_batch(types: &[ColumnType], batch: &ColumnBatch) -> Option<Vec<ArrayRef>> {
+    (types.iter().zip(&batch.columns))
+        .map(|(&ty, cells)| from_cells(ty, batch.rows, cells))
+        .collect()
+}
+
+fn from_cells(ty: ColumnType, rows: usize, cells: &ColumnCells) -> Option<ArrayRef> {
+    let nulls = (!cells.valid.is_empty()).then(|| NullBuffer::from(cells.valid.as_slice()));
+    let offsets = |b: &Blobs| -> Option<OffsetBuffer<i32>> {
+        i32::try_from(b.data.len()).ok()?;
+        let ends = b.ends.iter().map(|&e| e as i32);
+        Some(OffsetBuffer::new(std::iter::once(0).chain(ends).collect()))
+    };
+    let bytes = |b: &Blobs| Buffer::from(b.data.as_slice());
+    Some(match &cells.data {
+        ColumnData::Null => new_null_array(&arrow_type(ty), rows),
+        ColumnData::Boolean(v) => {
+            Arc::new(BooleanArray::new(BooleanBuffer::from(v.as_slice()), nulls))
+        }
+        ColumnData::Int(v) => Arc::new(Int64Array::new(ScalarBuffer::from(v.clone()), nulls)),
+        ColumnData::Float(v) => Arc::new(Float64Array::new(ScalarBuffer::from(v.clone()), nulls)),
+        ColumnData::Timestamp(v) => Arc::new(TimestampMicrosecondArray::new(
+            ScalarBuffer::from(v.clone()),
+            nulls,
+        )),
+        ColumnData::Date(v) => Arc::new(Date32Array::new(ScalarBuffer::from(v.clone()), nulls)),
+        ColumnData::Text(b) | ColumnData::Json(b) => {
+            Arc::new(StringArray::try_new(offsets(b)?, bytes(b), nulls).ok()?)
+        }
+        ColumnData::Bytes(b) => Arc::new(BinaryArray::try_new(offsets(b)?, bytes(b), nulls).ok()?),
+        ColumnData::Decimal(b) => {
+            let ColumnType::Decimal { precision, scale } = ty else {
+                return None;
+            };
+            let values = (0..rows)
+                .map(|i| match cells.is_null(i) {
+                    true => Some(0),
+                    false => decimal(b.str(i), precision, scale),
+                })
+                .collect::<Option<Vec<i128>>>()?;
+            let array = Decimal128Array::new(ScalarBuffer::from(values), nulls);
+            Arc::new(
+                array
+                    .with_precision_and_scale(precision, scale as i8)
+                    .ok()?,
+            )
+        }
+    })
+}
+
+/// The Arrow type a DuckDB column of `ty` takes without a cast (JSON as text).
+fn arrow_type(ty: ColumnType) -> DataType {
+    match ty {
+        ColumnType::Boolean => DataType::Boolean,
+        ColumnType::Int => DataType::Int64,
+        ColumnType::Float => DataType::Float64,
+        ColumnType::Text | ColumnType::Json => DataType::Utf8,
+        ColumnType::Bytes => DataType::Binary,
+        ColumnType::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, None),
+        ColumnType::Date => DataType::Date32,
+        ColumnType::Decimal { precision, scale } => DataType::Decimal128(precision, scale as i8),
+    }
+}
+
 /// A record batch of `columns`, named by position (the appender matches
 /// columns by position, not name).
 pub(super) fn batch(columns: Vec<ArrayRef>) -> RecordBatch {
@@ -60,6 +133,19 @@ pub(super) fn batch(columns: Vec<ArrayRef>) -> RecordBatch {
         .collect();
     RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
         .expect("columns of equal length with nullable fields of their own types")
+}
+
+/// Batches of the same columns as one (copying each column's buffers once).
+pub(super) fn concat(mut batches: Vec<Vec<ArrayRef>>) -> Vec<ArrayRef> {
+    if batches.len() == 1 {
+        return batches.pop().expect("one batch");
+    }
+    (0..batches[0].len())
+        .map(|c| {
+            let parts: Vec<&dyn Array> = batches.iter().map(|b| b[c].as_ref()).collect();
+            arrow_concat(&parts).expect("batches of one table's column types")
+        })
+        .collect()
 }
 
 /// A column of BOOLEAN flags (`None` for NULL).
