@@ -153,8 +153,11 @@
 //! - `sync` parses the last committed state into [`Connector::State`] (its
 //!   `Default` on a first run); a stored state that does not parse fails with an
 //!   `internal` error telling the user to run `airlock reset`.
-//! - [`Output`] batches rows per table and sends them to the host; what is still
-//!   buffered when `sync` returns `Ok` is sent, and the host commits it.
+//! - [`Output`] batches rows per table, laid out by column (the host then copies
+//!   whole buffers instead of lifting every cell), and sends them to the host; what
+//!   is still buffered when `sync` returns `Ok` is sent, and the host commits it.
+//!   [`Output::upsert_cells`] takes a row of borrowed [`Cell`]s instead of owned
+//!   [`Value`]s, for connectors that parse rows out of their own buffers at volume.
 //! - [`log`] macros write to the host's log.
 //!
 //! A panic aborts the run (the host sees a trap); nothing after the last
@@ -166,6 +169,7 @@ extern crate self as airlock_sdk;
 
 #[doc(hidden)]
 pub mod bindings;
+mod columns;
 mod connector;
 mod error;
 mod export;
@@ -180,7 +184,7 @@ pub use error::{Error, ErrorKind, Result};
 pub use net::{Connection, Endpoint, NetError, NetErrorKind, TlsMode};
 pub use output::{MAX_BATCH_BYTES, MAX_BATCH_ROWS, Output};
 pub use schema::{ColumnType, DecimalSpec, Table};
-pub use value::{Row, Value, days_from_civil};
+pub use value::{Cell, Row, Value, days_from_civil};
 
 /// The crates a connector's `Config` and `State` derive from, re-exported so a
 /// connector can pin the same versions as the sdk.

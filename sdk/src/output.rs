@@ -6,7 +6,8 @@ use std::marker::PhantomData;
 use serde::Serialize;
 
 use crate::bindings::airlock::connector::records;
-use crate::{Result, Row};
+use crate::columns::Columns;
+use crate::{Cell, Result, Row, Value};
 
 /// A table's pending batch is sent to the host once it holds this many rows.
 pub const MAX_BATCH_ROWS: usize = 1024;
@@ -25,14 +26,26 @@ enum Op {
 struct Batch {
     table: String,
     op: Op,
-    rows: Vec<Row>,
+    /// Upserts, by column.
+    upserts: Columns,
+    /// Delete keys.
+    keys: Vec<Row>,
     bytes: usize,
+}
+
+impl Batch {
+    fn rows(&self) -> usize {
+        self.upserts.rows() + self.keys.len()
+    }
 }
 
 /// The sink a connector writes rows, deletes and checkpoints to during a sync.
 ///
-/// Rows are buffered per table and sent to the host in batches of up to
-/// [`MAX_BATCH_ROWS`] rows or about [`MAX_BATCH_BYTES`] of text and bytes. Order is
+/// Rows are buffered per table, laid out by column, and sent to the host in
+/// batches of up to [`MAX_BATCH_ROWS`] rows or about [`MAX_BATCH_BYTES`] of text
+/// and bytes. A column takes one kind of value (the one its type takes, or
+/// null): a row that breaks that, or has another number of values than the
+/// rows before it, is sent on its own so the host can say what is wrong. Order is
 /// kept within each table: switching a table between [`upsert`](Output::upsert) and
 /// [`delete`](Output::delete) first sends what it has pending; [`truncate`](Output::truncate)
 /// and [`checkpoint`](Output::checkpoint) first send everything pending for every
@@ -65,6 +78,23 @@ impl<S: Serialize> Output<S> {
     /// key; on a table without a primary key, appends it.
     pub fn upsert(&mut self, table: &str, row: Row) -> Result<()> {
         self.push(table, Op::Upsert, row)
+    }
+
+    /// [`upsert`](Output::upsert) for a row of borrowed cells: the same
+    /// result, without an allocation per row and string. For connectors that
+    /// parse rows out of their own buffers at volume.
+    pub fn upsert_cells(&mut self, table: &str, row: &[Cell<'_>]) -> Result<()> {
+        self.rows_emitted += 1;
+        let batch = self.batch(table, Op::Upsert)?;
+        batch.bytes += row.iter().map(Cell::payload_size).sum::<usize>();
+        if !batch.upserts.push(row) {
+            // A row of another shape than the rows before it is wrong: sent
+            // on its own, as a row, the host says what is wrong with it.
+            send(batch)?;
+            let row: Row = row.iter().map(|&c| Value::from(c)).collect();
+            records::upsert(&batch.table, &[row])?;
+        }
+        send_if_full(batch)
     }
 
     /// Marks the row whose primary key is `key` (the key's values, in primary-key
@@ -105,14 +135,27 @@ impl<S: Serialize> Output<S> {
     }
 
     fn push(&mut self, table: &str, op: Op, row: Row) -> Result<()> {
+        if op == Op::Upsert {
+            let cells: Vec<Cell<'_>> = row.iter().map(Cell::from).collect();
+            return self.upsert_cells(table, &cells);
+        }
         self.rows_emitted += 1;
+        let batch = self.batch(table, op)?;
+        batch.bytes += row.iter().map(|v| v.payload_size()).sum::<usize>();
+        batch.keys.push(row);
+        send_if_full(batch)
+    }
+
+    /// `table`'s batch, emptied first if it holds the other operation.
+    fn batch(&mut self, table: &str, op: Op) -> Result<&mut Batch> {
         let batch = match self.batches.iter().position(|b| b.table == table) {
             Some(i) => &mut self.batches[i],
             None => {
                 self.batches.push(Batch {
                     table: table.to_owned(),
                     op,
-                    rows: Vec::new(),
+                    upserts: Columns::new(),
+                    keys: Vec::new(),
                     bytes: 0,
                 });
                 self.batches.last_mut().expect("just pushed")
@@ -122,25 +165,29 @@ impl<S: Serialize> Output<S> {
             send(batch)?;
             batch.op = op;
         }
-        batch.bytes += row.iter().map(|v| v.payload_size()).sum::<usize>();
-        batch.rows.push(row);
-        if batch.rows.len() >= MAX_BATCH_ROWS || batch.bytes >= MAX_BATCH_BYTES {
-            send(batch)?;
-        }
-        Ok(())
+        Ok(batch)
     }
 }
 
-/// Hands a batch's rows to the host and empties it (keeping its allocation).
+/// Sends a batch that reached [`MAX_BATCH_ROWS`] or [`MAX_BATCH_BYTES`].
+fn send_if_full(batch: &mut Batch) -> Result<()> {
+    if batch.rows() >= MAX_BATCH_ROWS || batch.bytes >= MAX_BATCH_BYTES {
+        send(batch)?;
+    }
+    Ok(())
+}
+
+/// Hands a batch's rows to the host and empties it (keeping its allocations).
 fn send(batch: &mut Batch) -> Result<()> {
-    if batch.rows.is_empty() {
+    if batch.rows() == 0 {
         return Ok(());
     }
     let sent = match batch.op {
-        Op::Upsert => records::upsert(&batch.table, &batch.rows),
-        Op::Delete => records::delete(&batch.table, &batch.rows),
+        Op::Upsert => records::upsert_columns(&batch.table, batch.upserts.batch()),
+        Op::Delete => records::delete(&batch.table, &batch.keys),
     };
-    batch.rows.clear();
+    batch.upserts.clear();
+    batch.keys.clear();
     batch.bytes = 0;
     sent.map_err(Into::into)
 }

@@ -78,10 +78,78 @@ impl Value {
     /// Roughly how many bytes this value takes in a host call: its fixed slot plus
     /// any text or bytes it carries. Used to size batches.
     pub(crate) fn payload_size(&self) -> usize {
+        Cell::from(self).payload_size()
+    }
+}
+
+/// One cell borrowed from the connector's own buffers, for
+/// [`Output::upsert_cells`](crate::Output::upsert_cells): the same cases as
+/// [`Value`], without an allocation per text or byte string.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Cell<'a> {
+    /// Null.
+    Null,
+    /// A `boolean` cell.
+    Boolean(bool),
+    /// An `int` cell.
+    Int(i64),
+    /// A `float` cell.
+    Float(f64),
+    /// A `text` cell.
+    Text(&'a str),
+    /// A `bytes` cell.
+    Bytes(&'a [u8]),
+    /// A `timestamp` cell: microseconds since the Unix epoch, UTC.
+    Timestamp(i64),
+    /// A `date` cell: days since the Unix epoch.
+    Date(i32),
+    /// A `decimal` cell in plain notation, e.g. `"-1234.50"`.
+    Decimal(&'a str),
+    /// A `json` cell: JSON text.
+    Json(&'a str),
+}
+
+impl<'a> From<&'a Value> for Cell<'a> {
+    fn from(v: &'a Value) -> Cell<'a> {
+        match v {
+            Value::Null => Cell::Null,
+            Value::Boolean(b) => Cell::Boolean(*b),
+            Value::Int(i) => Cell::Int(*i),
+            Value::Float(f) => Cell::Float(*f),
+            Value::Text(s) => Cell::Text(s),
+            Value::Bytes(b) => Cell::Bytes(b),
+            Value::Timestamp(t) => Cell::Timestamp(*t),
+            Value::Date(d) => Cell::Date(*d),
+            Value::Decimal(s) => Cell::Decimal(s),
+            Value::Json(s) => Cell::Json(s),
+        }
+    }
+}
+
+impl From<Cell<'_>> for Value {
+    fn from(c: Cell<'_>) -> Value {
+        match c {
+            Cell::Null => Value::Null,
+            Cell::Boolean(b) => Value::Boolean(b),
+            Cell::Int(i) => Value::Int(i),
+            Cell::Float(f) => Value::Float(f),
+            Cell::Text(s) => Value::Text(s.to_owned()),
+            Cell::Bytes(b) => Value::Bytes(b.to_vec()),
+            Cell::Timestamp(t) => Value::Timestamp(t),
+            Cell::Date(d) => Value::Date(d),
+            Cell::Decimal(s) => Value::Decimal(s.to_owned()),
+            Cell::Json(s) => Value::Json(s.to_owned()),
+        }
+    }
+}
+
+impl Cell<'_> {
+    /// Roughly how many bytes this cell takes in a host call (see [`Value`]'s).
+    pub(crate) fn payload_size(&self) -> usize {
         const SLOT: usize = 16;
         SLOT + match self {
-            Value::Text(s) | Value::Decimal(s) | Value::Json(s) => s.len(),
-            Value::Bytes(b) => b.len(),
+            Cell::Text(s) | Cell::Decimal(s) | Cell::Json(s) => s.len(),
+            Cell::Bytes(b) => b.len(),
             _ => 0,
         }
     }
