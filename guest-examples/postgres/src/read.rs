@@ -1,7 +1,9 @@
 //! Reading one table into the output: the resume position, the streamed
 //! portal, the row conversion, and the checkpoints.
 
-use airlock_sdk::{Error, Output, Result, Value};
+use std::ops::Range;
+
+use airlock_sdk::{Cell, Error, Output, Result, Value};
 use fallible_iterator::FallibleIterator;
 use postgres_protocol::message::backend::DataRowBody;
 
@@ -237,9 +239,9 @@ pub fn table(
     if plan.mode == Mode::Snapshot {
         out.truncate(&plan.dest)?;
     }
+    let mut scratch = Scratch::default();
     let mut on_row = |row: &DataRowBody| -> Result<()> {
-        let values = convert(plan, &kinds, row, &mut last, &mut noted)?;
-        out.upsert(&plan.dest, values)?;
+        convert(plan, &kinds, row, &mut last, &mut noted, &mut scratch, out)?;
         rows += 1;
         since_checkpoint += 1;
         if since_checkpoint >= checkpoint_every {
@@ -320,58 +322,99 @@ fn last_position(
     Ok(None)
 }
 
-/// One data row as the destination row, recording its position.
+/// Buffers reused from row to row, so converting a data row allocates nothing.
+#[derive(Default)]
+struct Scratch {
+    /// Each column's value in the row's buffer (`None` for NULL).
+    raw: Vec<Option<Range<usize>>>,
+    /// An empty vector whose allocation holds the next row's cells.
+    cells: Vec<Cell<'static>>,
+}
+
+/// An empty vector of cells of any lifetime in `v`'s allocation (a collect
+/// into a vector of the same layout reuses it).
+fn recycle<'a>(mut v: Vec<Cell<'_>>) -> Vec<Cell<'a>> {
+    v.clear();
+    v.into_iter().map(|_| unreachable!("empty")).collect()
+}
+
+/// Upserts one data row into the destination table, recording its position.
 fn convert(
     plan: &Plan,
     kinds: &[types::Kind],
     row: &DataRowBody,
     last: &mut LastRow,
     noted: &mut [bool],
-) -> Result<Vec<Value>> {
+    scratch: &mut Scratch,
+    out: &mut Output<State>,
+) -> Result<()> {
     let buf = row.buffer();
-    let mut values = Vec::with_capacity(kinds.len());
-    let mut ranges = row.ranges();
     let malformed_row = |e: std::io::Error| {
         Error::source(format!(
             "`{}`: a malformed row from the server: {e}",
             plan.qualified
         ))
     };
+    scratch.raw.clear();
+    let mut ranges = row.ranges();
     while let Some(range) = ranges.next().map_err(malformed_row)? {
-        let i = values.len();
-        let Some(&kind) = kinds.get(i) else {
-            return Err(Error::source(format!(
-                "`{}`: the server sent more columns than the table has; did it change during \
-                 the sync?",
-                plan.qualified
-            )));
-        };
-        let raw = range.map(|r| &buf[r]);
-        last.record(i, raw);
-        let value = match raw {
-            None => Value::Null,
-            Some(raw) => match types::parse(kind, raw) {
-                Ok(v) => v,
-                Err(bad) => bad_value(plan, i, bad, noted)?,
-            },
-        };
-        values.push(value);
+        scratch.raw.push(range);
     }
-    if values.len() != kinds.len() {
+    if scratch.raw.len() != kinds.len() {
         return Err(Error::source(format!(
-            "`{}`: the server sent {} columns for a table of {}",
+            "`{}`: the server sent {} columns for a table of {}; did it change during the \
+             sync?",
             plan.qualified,
-            values.len(),
+            scratch.raw.len(),
             kinds.len()
         )));
     }
-    Ok(values)
+    let raw = |i: usize| scratch.raw[i].clone().map(|r| &buf[r]);
+    let mut cells = recycle(std::mem::take(&mut scratch.cells));
+    let mut borrowed = true;
+    for (i, &kind) in kinds.iter().enumerate() {
+        last.record(i, raw(i));
+        let cell = match raw(i) {
+            None => Cell::Null,
+            Some(raw) => match types::cell(kind, raw) {
+                Ok(Some(cell)) => cell,
+                Ok(None) => {
+                    borrowed = false;
+                    Cell::Null
+                }
+                Err(bad) => bad_value(plan, i, bad, noted)?,
+            },
+        };
+        cells.push(cell);
+    }
+    let sent = match borrowed {
+        true => out.upsert_cells(&plan.dest, &cells),
+        // A `bytea`, or text that is not UTF-8: the row's values get bytes of
+        // their own.
+        false => {
+            let values = (kinds.iter().enumerate())
+                .map(|(i, &kind)| match raw(i) {
+                    None => Ok(Value::Null),
+                    Some(raw) => types::parse(kind, raw)
+                        .or_else(|bad| bad_value(plan, i, bad, noted).map(Value::from)),
+                })
+                .collect::<Result<Vec<Value>>>()?;
+            out.upsert(&plan.dest, values)
+        }
+    };
+    scratch.cells = recycle(cells);
+    sent
 }
 
 /// What a value the destination type cannot hold becomes: NULL with a note
 /// once per column, or (in a key column, or for text that is not of its type)
 /// an error. The value itself is never quoted: it is the user's data.
-fn bad_value(plan: &Plan, column: usize, bad: BadValue, noted: &mut [bool]) -> Result<Value> {
+fn bad_value(
+    plan: &Plan,
+    column: usize,
+    bad: BadValue,
+    noted: &mut [bool],
+) -> Result<Cell<'static>> {
     let c = &plan.table.columns[column];
     let in_key = plan.table.primary_key.contains(&column);
     match bad {
@@ -389,7 +432,7 @@ fn bad_value(plan: &Plan, column: usize, bad: BadValue, noted: &mut [bool]) -> R
                     c.type_name
                 );
             }
-            Ok(Value::Null)
+            Ok(Cell::Null)
         }
         _ => Err(Error::source(format!(
             "`{}` column `{}` ({}): a value the connector cannot convert{}",

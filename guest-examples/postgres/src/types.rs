@@ -1,13 +1,14 @@
 //! PostgreSQL column types → airlock column types, and the text-format values
-//! of each turned into [`Value`]s.
+//! of each turned into [`Cell`]s.
 //!
 //! Rows come in PostgreSQL's text format with the session settings the sync
 //! pins (`DateStyle = ISO`, `TimeZone = UTC`, `extra_float_digits = 3`,
 //! `bytea_output = hex`), so every value has one spelling to parse. Parsing
-//! works on the raw bytes of the `DataRow`: numbers and times allocate
-//! nothing; text, bytes, decimals and JSON allocate exactly their own payload.
+//! works on the raw bytes of the `DataRow` and allocates nothing: text,
+//! decimals and JSON are borrowed from it. Only `bytea`, and text that is not
+//! UTF-8, need bytes of their own ([`parse`]).
 
-use airlock_sdk::{ColumnType, Value, days_from_civil};
+use airlock_sdk::{Cell, ColumnType, Value, days_from_civil};
 
 /// Built-in type OIDs (fixed in `pg_type.dat`, the same on every server).
 mod oid {
@@ -139,16 +140,18 @@ pub enum BadValue {
     Malformed,
 }
 
-/// Parses one text-format value of a column of `kind`.
-pub fn parse(kind: Kind, raw: &[u8]) -> Result<Value, BadValue> {
-    Ok(match kind {
+/// One text-format value of a column of `kind` as a cell borrowing `raw`, or
+/// `None` if it needs its own bytes: a `bytea` (hex-decoded) or text that is
+/// not UTF-8 (see [`decode`]).
+pub fn cell(kind: Kind, raw: &[u8]) -> Result<Option<Cell<'_>>, BadValue> {
+    Ok(Some(match kind {
         Kind::Bool => match raw {
-            b"t" => Value::Boolean(true),
-            b"f" => Value::Boolean(false),
+            b"t" => Cell::Boolean(true),
+            b"f" => Cell::Boolean(false),
             _ => return Err(BadValue::Malformed),
         },
-        Kind::Int => Value::Int(parse_int(raw).ok_or(BadValue::Malformed)?),
-        Kind::Float => Value::Float(
+        Kind::Int => Cell::Int(parse_int(raw).ok_or(BadValue::Malformed)?),
+        Kind::Float => Cell::Float(
             ascii(raw)?
                 .parse::<f64>()
                 .map_err(|_| BadValue::Malformed)?,
@@ -162,30 +165,59 @@ pub fn parse(kind: Kind, raw: &[u8]) -> Result<Value, BadValue> {
             {
                 return Err(BadValue::Unrepresentable);
             }
-            Value::Decimal(s.to_owned())
+            Cell::Decimal(s)
         }
-        Kind::Text => Value::Text(text(raw)),
-        Kind::Bytes => Value::Bytes(parse_bytea(raw).ok_or(BadValue::Malformed)?),
-        Kind::Timestamp => Value::Timestamp(parse_timestamp(raw)?),
-        Kind::Date => Value::Date(parse_date(raw)?),
-        Kind::Json => Value::Json(text(raw)),
+        // `from_utf8` checks a word at a time; the lossy decoder goes byte by
+        // byte, which in wasm costs more than the rest of the row.
+        Kind::Text => match std::str::from_utf8(raw) {
+            Ok(s) => Cell::Text(s),
+            Err(_) => return Ok(None),
+        },
+        Kind::Json => match std::str::from_utf8(raw) {
+            Ok(s) => Cell::Json(s),
+            Err(_) => return Ok(None),
+        },
+        Kind::Bytes => return Ok(None),
+        Kind::Timestamp => Cell::Timestamp(parse_timestamp(raw)?),
+        Kind::Date => Cell::Date(parse_date(raw)?),
+    }))
+}
+
+/// Appends to `out` the bytes of a value [`cell`] could not borrow: a
+/// `bytea`'s, or text as UTF-8. The session asks for UTF-8, so text only gets
+/// here from a `SQL_ASCII` database, which sends its bytes unconverted:
+/// those that are not UTF-8 are replaced rather than failing the sync.
+fn decode(kind: Kind, raw: &[u8], out: &mut Vec<u8>) -> Result<(), BadValue> {
+    match kind {
+        Kind::Bytes => decode_bytea(raw, out).ok_or(BadValue::Malformed),
+        _ => {
+            out.extend_from_slice(String::from_utf8_lossy(raw).as_bytes());
+            Ok(())
+        }
+    }
+}
+
+/// Parses one text-format value of a column of `kind` as a value of its own.
+pub fn parse(kind: Kind, raw: &[u8]) -> Result<Value, BadValue> {
+    if let Some(cell) = cell(kind, raw)? {
+        return Ok(cell.into());
+    }
+    let mut out = Vec::new();
+    decode(kind, raw, &mut out)?;
+    Ok(match kind {
+        Kind::Bytes => Value::Bytes(out),
+        _ => {
+            let text = String::from_utf8(out).expect("decoded as UTF-8");
+            match kind {
+                Kind::Json => Value::Json(text),
+                _ => Value::Text(text),
+            }
+        }
     })
 }
 
 fn ascii(raw: &[u8]) -> Result<&str, BadValue> {
     std::str::from_utf8(raw).map_err(|_| BadValue::Malformed)
-}
-
-/// Text as UTF-8. The session asks for UTF-8, so this is a plain copy; a
-/// `SQL_ASCII` database sends its bytes unconverted, and those that are not
-/// UTF-8 are replaced rather than failing the sync.
-fn text(raw: &[u8]) -> String {
-    // `from_utf8` checks a word at a time; the lossy decoder goes byte by byte,
-    // which in wasm costs more than the rest of the row.
-    match std::str::from_utf8(raw) {
-        Ok(s) => s.to_owned(),
-        Err(_) => String::from_utf8_lossy(raw).into_owned(),
-    }
 }
 
 /// A decimal integer, optionally signed, with overflow checked.
@@ -215,17 +247,25 @@ pub fn parse_int(raw: &[u8]) -> Option<i64> {
     if negative { Some(n) } else { n.checked_neg() }
 }
 
-/// `bytea` in hex output: `\x` then two hex digits per byte.
-pub fn parse_bytea(raw: &[u8]) -> Option<Vec<u8>> {
+/// `bytea` in hex output (`\x` then two hex digits per byte), appended to
+/// `out`; `None` (and `out` as it was) if it is not.
+pub fn decode_bytea(raw: &[u8], out: &mut Vec<u8>) -> Option<()> {
     let hex = raw.strip_prefix(b"\\x")?;
     if hex.len() % 2 != 0 {
         return None;
     }
-    let mut out = Vec::with_capacity(hex.len() / 2);
+    let start = out.len();
+    out.reserve(hex.len() / 2);
     for pair in hex.chunks_exact(2) {
-        out.push((nibble(pair[0])? << 4) | nibble(pair[1])?);
+        match (nibble(pair[0]), nibble(pair[1])) {
+            (Some(hi), Some(lo)) => out.push((hi << 4) | lo),
+            _ => {
+                out.truncate(start);
+                return None;
+            }
+        }
     }
-    Some(out)
+    Some(())
 }
 
 fn nibble(b: u8) -> Option<u8> {
