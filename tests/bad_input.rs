@@ -171,6 +171,16 @@ fn contract_violations_and_source_errors_are_reported() {
         run.stderr
     );
 
+    // The SDK lays rows out by column; a row of another shape than the rows
+    // batched before it is sent on its own, and gets the same message.
+    let run = misbehave("bad-row-after-good").airlock(&["sync"]).expect(1);
+    assert!(
+        run.stderr
+            .contains("table `items` row 0 column `body`: expected text, got int"),
+        "{}",
+        run.stderr
+    );
+
     let run = misbehave("undeclared-table").airlock(&["sync"]).expect(1);
     assert!(
         run.stderr

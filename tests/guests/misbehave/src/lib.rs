@@ -37,6 +37,8 @@ enum Mode {
     HugePayload,
     /// Upsert a row whose second column (`body`, text) holds an int.
     BadRow,
+    /// Upsert five good rows, then, in the same batch, one whose `body` holds an int.
+    BadRowAfterGood,
     /// Upsert into `undeclared`, a table `discover` did not return.
     UndeclaredTable,
     /// Return a `source` error: table `orders` does not exist.
@@ -82,6 +84,12 @@ impl Connector for Misbehave {
                 Ok(())
             }
             Mode::BadRow => out.upsert("items", row![1, 2]),
+            Mode::BadRowAfterGood => {
+                for id in 1..=5 {
+                    out.upsert("items", row![id, "fine"])?;
+                }
+                out.upsert("items", row![6, 7])
+            }
             Mode::UndeclaredTable => out.upsert("undeclared", row![1, "x"]),
             Mode::SourceError => Err(Error::source("table `orders` does not exist")),
             Mode::Escape => Err(Error::internal(escape_report())),
