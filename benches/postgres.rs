@@ -21,6 +21,9 @@
 //! `AIRLOCK_BENCH_ROWS` (default 1000000), `AIRLOCK_BENCH_ROUNDS` (default 3),
 //! `AIRLOCK_BENCH_ONLY=psql,airlock,sling` (a subset of legs). sling is
 //! installed into a venv under the target dir on first use.
+//! `AIRLOCK_BENCH_BASELINE=path/to/postgres.wasm` adds two legs that run
+//! another build of the connector (say, from an older commit) the same way,
+//! to compare two builds within one run.
 
 // The allocator the `airlock` binary runs with.
 #[global_allocator]
@@ -164,6 +167,8 @@ fn main() {
         ("airlock via ssh", "psql via ssh -L"),
         ("airlock direct", "sling direct"),
         ("airlock via ssh", "sling via ssh"),
+        ("airlock direct", "baseline direct"),
+        ("airlock via ssh", "baseline via ssh"),
     ] {
         if let (Some(sa), Some(sb)) = (secs(a), secs(b)) {
             // Throughput ratio: above 1 means airlock moves rows faster.
@@ -289,11 +294,37 @@ fn airlock_legs(pg: &Postgres, bastion: &Bastion, rows: u64) -> Result<Vec<Leg>,
         .map_err(|e| e.to_string())?,
     );
     let rt = Arc::new(tokio::runtime::Runtime::new().unwrap());
-    // Compile the component into the cache before any clock starts, as a
-    // worker that has run this connector before would have it.
-    rt.block_on(job::spec(&runtime, &wasm))
-        .map_err(|e| e.to_string())?;
+    let baseline = std::env::var_os("AIRLOCK_BENCH_BASELINE").map(PathBuf::from);
+    let builds = [
+        Some((wasm, ["airlock direct", "airlock via ssh"])),
+        baseline.map(|w| (w, ["baseline direct", "baseline via ssh"])),
+    ];
     let dir = Arc::new(dir);
+    let mut legs = Vec::new();
+    for (wasm, names) in builds.into_iter().flatten() {
+        // Compile the component into the cache before any clock starts, as a
+        // worker that has run this connector before would have it.
+        rt.block_on(job::spec(&runtime, &wasm))
+            .map_err(|e| format!("{}: {e}", wasm.display()))?;
+        legs.extend(sync_legs(
+            pg, bastion, rows, &wasm, names, &runtime, &rt, &dir,
+        )?);
+    }
+    Ok(legs)
+}
+
+/// A sync of the bench table by the connector `wasm`, direct and via the bastion.
+#[allow(clippy::too_many_arguments)]
+fn sync_legs(
+    pg: &Postgres,
+    bastion: &Bastion,
+    rows: u64,
+    wasm: &Path,
+    names: [&'static str; 2],
+    runtime: &Arc<Runtime>,
+    rt: &Arc<tokio::runtime::Runtime>,
+    dir: &Arc<tempfile::TempDir>,
+) -> Result<Vec<Leg>, String> {
     let base = format!(
         "connector = {wasm:?}\n\
          [destination]\nduckdb = \"out.duckdb\"\n\
@@ -314,10 +345,7 @@ fn airlock_legs(pg: &Postgres, bastion: &Bastion, rows: u64) -> Result<Vec<Leg>,
         bastion.host_key,
     );
     let mut legs = Vec::new();
-    for (name, text) in [
-        ("airlock direct", base.clone()),
-        ("airlock via ssh", format!("{base}{via}")),
-    ] {
+    for (name, text) in [(names[0], base.clone()), (names[1], format!("{base}{via}"))] {
         let cfg = JobConfig::parse(&text, dir.path(), "bench")?;
         let (runtime, rt, dir) = (runtime.clone(), rt.clone(), dir.clone());
         legs.push(Leg::new(
