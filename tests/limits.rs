@@ -76,6 +76,13 @@ async fn limits_stop_misbehaving_connectors_and_the_host_carries_on() {
     );
     assert!(msg.contains("in one `upsert` call"), "{msg}");
 
+    // A column batch is measured as the rows it stands for: a few bytes of
+    // null columns cannot smuggle in gigabytes of rows.
+    let nulls = config(&misbehave, "[config]\nmode = \"null-flood\"\n", dir.path());
+    let msg = sync_err(&sandbox, &nulls).await;
+    assert!(msg.contains("(limits.host_call_mb)"), "{msg}");
+    assert!(msg.contains("in one `upsert-columns` call"), "{msg}");
+
     // Same engine, same process: a well-behaved job runs to the end.
     let good = config(&hello, "[config]\nusers = 20\n", dir.path());
     let report = job::sync(&sandbox, &good, Arc::new(Progress::default()))

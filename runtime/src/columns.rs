@@ -5,6 +5,8 @@
 //! `list<s64>` or a byte buffer is a copy, where a `list<row>` costs an
 //! allocation per row and per string on both sides.
 
+#[cfg(doc)]
+use crate::schema::rows_bytes;
 use crate::schema::{Column, ColumnType, Row, TableSchema, Value};
 
 /// Rows of one table, by column.
@@ -63,19 +65,14 @@ pub struct Blobs {
 
 impl Blobs {
     /// Cell `i`'s bytes. Only valid on blobs that passed [`ColumnBatch::check`].
-    pub fn get(&self, i: usize) -> &[u8] {
+    pub(crate) fn get(&self, i: usize) -> &[u8] {
         let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
         &self.data[start..self.ends[i] as usize]
     }
 
     /// Cell `i` as text. Only valid on text blobs that passed [`ColumnBatch::check`].
-    pub fn str(&self, i: usize) -> &str {
+    pub(crate) fn str(&self, i: usize) -> &str {
         std::str::from_utf8(self.get(i)).expect("checked to be UTF-8 at cell boundaries")
-    }
-
-    /// Where cell `i` starts in `data`.
-    pub fn start(&self, i: usize) -> usize {
-        if i == 0 { 0 } else { self.ends[i - 1] as usize }
     }
 }
 
@@ -128,18 +125,14 @@ impl ColumnData {
         })
     }
 
-    /// Bytes the slots occupy in the host.
-    fn bytes(&self) -> u64 {
-        let n = self.len().unwrap_or(0) as u64;
+    /// Bytes of text and byte strings the slots carry.
+    fn payload(&self) -> u64 {
         match self {
-            ColumnData::Null => 0,
-            ColumnData::Boolean(_) => n,
-            ColumnData::Int(_) | ColumnData::Timestamp(_) | ColumnData::Float(_) => n * 8,
-            ColumnData::Date(_) => n * 4,
             ColumnData::Text(b)
             | ColumnData::Bytes(b)
             | ColumnData::Decimal(b)
-            | ColumnData::Json(b) => n * 4 + b.data.len() as u64,
+            | ColumnData::Json(b) => b.data.len() as u64,
+            _ => 0,
         }
     }
 }
@@ -171,18 +164,22 @@ impl ColumnCells {
 }
 
 impl ColumnBatch {
-    /// Bytes the batch occupies in the host: every column's slots, flags and
-    /// variable-length data.
+    /// Bytes the batch's rows would take as rows ([`rows_bytes`] of
+    /// [`ColumnBatch::into_rows`]): what the host-call limit and the writer's
+    /// queue count, so a batch cannot pass them small and grow once it becomes
+    /// rows (a column of nulls carries no bytes at all).
     pub fn bytes(&self) -> u64 {
-        (self.columns.iter())
-            .map(|c| c.valid.len() as u64 + c.data.bytes())
-            .sum()
+        let cell = std::mem::size_of::<Value>() as u64;
+        let cells = (self.rows as u64).saturating_mul(self.columns.len() as u64);
+        let payload: u64 = self.columns.iter().map(|c| c.data.payload()).sum();
+        cells.saturating_mul(cell).saturating_add(payload)
     }
 
-    /// Checks that the batch matches `table` as [`TableSchema::check_row`]
-    /// checks rows (one cell per column, of its type, null only where
-    /// allowed, with the same messages), and that it is well formed: every
-    /// column of `rows` cells, cell ends in order, text in UTF-8.
+    /// Checks that the batch is well formed (every column of `rows` cells,
+    /// cell ends in order, text in UTF-8) and matches `table` as
+    /// [`TableSchema::check_row`] checks rows: one cell per column, of its
+    /// type, null only where allowed, reporting the first bad cell in row
+    /// order with the same message.
     pub fn check(&self, table: &TableSchema) -> Result<(), String> {
         let name = &table.name;
         if self.columns.len() != table.columns.len() {
@@ -193,12 +190,34 @@ impl ColumnBatch {
             ));
         }
         for (c, cells) in table.columns.iter().zip(&self.columns) {
-            self.check_column(name, c, cells)?;
+            self.check_shape(name, c, cells)?;
         }
-        Ok(())
+        let bad = (table.columns.iter().zip(&self.columns).enumerate())
+            .filter_map(|(j, (c, cells))| self.first_bad(c, cells).map(|(i, why)| (i, j, c, why)))
+            .min_by_key(|&(i, j, ..)| (i, j));
+        match bad {
+            Some((i, _, c, why)) => {
+                Err(format!("table `{name}` row {i} column `{}`: {why}", c.name))
+            }
+            None => Ok(()),
+        }
     }
 
-    fn check_column(&self, table: &str, c: &Column, cells: &ColumnCells) -> Result<(), String> {
+    /// The first row whose cell column `c` refuses, and why.
+    fn first_bad(&self, c: &Column, cells: &ColumnCells) -> Option<(usize, String)> {
+        let null = (!c.nullable)
+            .then(|| (0..self.rows).find(|&i| cells.is_null(i)))
+            .flatten()
+            .map(|i| (i, "null in a non-nullable column".to_owned()));
+        let kind = (!cells.data.fits(c.ty))
+            .then(|| (0..self.rows).find(|&i| !cells.is_null(i)))
+            .flatten()
+            .map(|i| (i, format!("expected {}, got {}", c.ty, cells.data.kind())));
+        [null, kind].into_iter().flatten().min_by_key(|b| b.0)
+    }
+
+    /// Checks that a column is well formed.
+    fn check_shape(&self, table: &str, c: &Column, cells: &ColumnCells) -> Result<(), String> {
         let malformed = |what: String| {
             format!(
                 "table `{table}` column `{}`: a malformed column batch ({what}); this is a bug in \
@@ -215,27 +234,6 @@ impl ColumnBatch {
         {
             return Err(malformed(format!("{n} cells for {} rows", self.rows)));
         }
-        let first_null = match cells.data {
-            ColumnData::Null => (self.rows > 0).then_some(0),
-            _ => cells.valid.iter().position(|v| !v),
-        };
-        if let Some(i) = first_null
-            && !c.nullable
-        {
-            return Err(format!(
-                "table `{table}` row {i} column `{}`: null in a non-nullable column",
-                c.name
-            ));
-        }
-        if !cells.data.fits(c.ty) {
-            let i = (0..self.rows).find(|&i| !cells.is_null(i)).unwrap_or(0);
-            return Err(format!(
-                "table `{table}` row {i} column `{}`: expected {}, got {}",
-                c.name,
-                c.ty,
-                cells.data.kind()
-            ));
-        }
         let (blobs, text) = match &cells.data {
             ColumnData::Text(b) | ColumnData::Decimal(b) | ColumnData::Json(b) => (b, true),
             ColumnData::Bytes(b) => (b, false),
@@ -249,10 +247,8 @@ impl ColumnBatch {
             start = end;
         }
         if start as usize != blobs.data.len() {
-            return Err(malformed(format!(
-                "{} bytes after the last cell",
-                blobs.data.len() - start as usize
-            )));
+            let after = blobs.data.len() - start as usize;
+            return Err(malformed(format!("{after} bytes after the last cell")));
         }
         if text {
             let Ok(all) = std::str::from_utf8(&blobs.data) else {
@@ -384,7 +380,9 @@ mod tests {
     fn a_batch_becomes_the_rows_it_lays_out() {
         let b = batch();
         b.check(&table()).unwrap();
-        assert_eq!(b.bytes(), 3 * 8 + 3 + 3 * 4 + 7);
+        let cell = std::mem::size_of::<Value>() as u64;
+        assert_eq!(b.bytes(), 9 * cell + 7);
+        assert_eq!(b.bytes(), crate::schema::rows_bytes(&b.clone().into_rows()));
         let rows = b.into_rows();
         assert_eq!(
             rows,
@@ -425,6 +423,23 @@ mod tests {
                 .unwrap_err()
                 .contains("expected 3 values, got 2")
         );
+        // The first bad cell in row order, as a row-by-row check finds it.
+        let mut t2 = table();
+        t2.columns[1].nullable = false;
+        let mut b = batch();
+        b.columns[0].valid = vec![true, true, false];
+        let e = b.check(&t2).unwrap_err();
+        assert_eq!(
+            e,
+            "table `t` row 1 column `name`: null in a non-nullable column"
+        );
+        // Nulls fit any column, whatever kind of slots carry them.
+        let mut b = batch();
+        b.columns[2] = ColumnCells {
+            valid: vec![false; 3],
+            data: ColumnData::Int(vec![0; 3]),
+        };
+        b.check(&t).unwrap();
     }
 
     #[test]

@@ -110,11 +110,11 @@ fn push(c: &mut ColumnCells, before: usize, v: &Cell<'_>) {
         for _ in 0..before {
             push_slot(&mut c.data, &Cell::Null);
         }
-        c.valid = vec![false; before];
+        c.valid.resize(before, false);
     }
     match (null, c.valid.is_empty()) {
         (true, true) => {
-            c.valid = vec![true; before];
+            c.valid.resize(before, true);
             c.valid.push(false);
         }
         (true, false) => c.valid.push(false),

@@ -45,7 +45,8 @@ impl Batch {
 /// batches of up to [`MAX_BATCH_ROWS`] rows or about [`MAX_BATCH_BYTES`] of text
 /// and bytes. A column takes one kind of value (the one its type takes, or
 /// null): a row that breaks that, or has another number of values than the
-/// rows before it, is sent on its own so the host can say what is wrong. Order is
+/// rows before it, is sent on its own so the host can say what is wrong (as
+/// row 0, of a batch of one). Order is
 /// kept within each table: switching a table between [`upsert`](Output::upsert) and
 /// [`delete`](Output::delete) first sends what it has pending; [`truncate`](Output::truncate)
 /// and [`checkpoint`](Output::checkpoint) first send everything pending for every
@@ -120,8 +121,9 @@ impl<S: Serialize> Output<S> {
         Ok(())
     }
 
-    /// How many rows this run has passed to [`upsert`](Output::upsert) and
-    /// [`delete`](Output::delete) so far, sent or still buffered.
+    /// How many rows this run has passed to [`upsert`](Output::upsert),
+    /// [`upsert_cells`](Output::upsert_cells) and [`delete`](Output::delete) so
+    /// far, sent or still buffered.
     pub fn rows_emitted(&self) -> u64 {
         self.rows_emitted
     }

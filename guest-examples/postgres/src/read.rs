@@ -447,3 +447,23 @@ fn bad_value(
         ))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recycled_cells_keep_their_allocation() {
+        let text = String::from("x");
+        let mut cells: Vec<Cell<'_>> = Vec::with_capacity(8);
+        cells.extend([Cell::Int(1), Cell::Text(&text)]);
+        let ptr = cells.as_ptr() as usize;
+        let again: Vec<Cell<'static>> = recycle(cells);
+        assert!(again.is_empty() && again.capacity() >= 8);
+        assert_eq!(
+            again.as_ptr() as usize,
+            ptr,
+            "the same allocation, no new one per row"
+        );
+    }
+}

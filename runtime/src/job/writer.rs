@@ -254,7 +254,11 @@ impl Writer {
         bytes: u64,
     ) -> Result<(), WriteError> {
         self.guard(|w| {
-            batch.check(w.schema(table)?).map_err(WriteError::Invalid)?;
+            let schema = w.schema(table)?;
+            if batch.rows == 0 {
+                return Ok(());
+            }
+            batch.check(schema).map_err(WriteError::Invalid)?;
             let n = batch.rows as u64;
             w.send(Op::UpsertColumns(table.to_owned(), batch), bytes)?;
             w.progress.add(table, |t| t.upserts += n);
@@ -685,6 +689,8 @@ mod tests {
         let good = batch(ids(0..3));
         let bytes = good.bytes();
         w.upsert_columns("t", good, bytes).unwrap();
+        // An empty batch is nothing to send (and nothing for a sink to hold).
+        w.upsert_columns("t", batch(vec![]), 0).unwrap();
         w.checkpoint("s1".into()).unwrap();
         let mut bad = batch(ids(3..5));
         bad.columns[0].valid = vec![true, false];

@@ -26,6 +26,10 @@
 //! keeps every checkpoint it reached ([`Sink::abort`]); a killed process, or a
 //! destination error, leaves exactly the last committed rows and state, at
 //! most [`FOLD_FOR`] behind.
+//!
+//! Rows laid out by column ([`Sink::upsert_columns`]) take the fast road as
+//! Arrow arrays built from their buffers ([`columns::from_batch`]); on any
+//! other road they become rows.
 
 mod columns;
 
@@ -41,7 +45,7 @@ use duckdb::{Connection, OptionalExt, ToSql, appender_params_from_iter};
 use self::columns::Cells;
 use super::{Sink, SinkError, SinkResult};
 use crate::columns::{ColumnBatch, ColumnData};
-use crate::schema::{Column, ColumnType, Row, TableSchema, Value};
+use crate::schema::{Column, ColumnType, Row, TableSchema, Value, rows_bytes};
 
 const SYNCED_AT: &str = "_airlock_synced_at";
 const DELETED: &str = "_airlock_deleted";
@@ -54,6 +58,9 @@ const FOLD_FOR: Duration = Duration::from_secs(5);
 /// Rows gathered for a direct append: DuckDB's appender costs about twice as
 /// much per row in batches of an SDK call (1,024 rows) as in batches of this.
 const DIRECT_CHUNK: usize = 16_384;
+/// Or this many bytes of rows, whichever comes first: wide rows make a chunk
+/// early, which keeps a gathered text column far below Arrow's 2 GiB.
+const DIRECT_BYTES: u64 = 64 << 20;
 
 /// A [`Sink`] writing to a DuckDB database file.
 ///
@@ -141,17 +148,19 @@ struct Gathered {
     batches: Vec<Vec<ArrayRef>>,
     /// Rows in `rows` and `batches` together.
     len: usize,
+    /// Their size as [`rows_bytes`] counts it.
+    bytes: u64,
 }
 
 impl Gathered {
     fn is_empty(&self) -> bool {
-        self.len == 0
+        self.rows.is_empty() && self.batches.is_empty()
     }
 
     fn clear(&mut self) {
         self.rows.clear();
         self.batches.clear();
-        self.len = 0;
+        (self.len, self.bytes) = (0, 0);
     }
 }
 
@@ -349,6 +358,38 @@ impl DuckDbSink {
             return Ok(());
         }
         self.transact(held.as_ref())
+    }
+
+    /// Called before an upsert: a folded checkpoint waits for no later one
+    /// past its time, and the window opens if it is not open.
+    fn open_window(&mut self) -> SinkResult<()> {
+        if self.held.is_some() {
+            self.commit_if_due()?;
+        }
+        self.window.get_or_insert_with(Instant::now);
+        Ok(())
+    }
+
+    /// Gathers `n` new-key rows (`bytes` as [`rows_bytes`] counts them) for
+    /// `table` with `add`, raising its bound to `below`, and appends what is
+    /// gathered once it makes a chunk.
+    fn gather(
+        &mut self,
+        table: &str,
+        below: i64,
+        n: usize,
+        bytes: u64,
+        add: impl FnOnce(&mut Gathered),
+    ) -> SinkResult<()> {
+        let t = lookup(&mut self.tables, table)?;
+        t.keys_below = Some(below);
+        t.direct.len += n;
+        t.direct.bytes += bytes;
+        add(&mut t.direct);
+        match t.direct.len >= DIRECT_CHUNK || t.direct.bytes >= DIRECT_BYTES {
+            true => self.append_gathered(table),
+            false => Ok(()),
+        }
     }
 
     /// Appends `table`'s gathered rows to the open transaction.
@@ -704,7 +745,8 @@ fn append_direct(conn: &Connection, t: &mut Table, at: i64) -> SinkResult<()> {
     }
     if !t.direct.batches.is_empty() {
         // One batch of them all: the appender's cost per row falls with its size.
-        let cols = columns::concat(std::mem::take(&mut t.direct.batches));
+        let cols = columns::concat(std::mem::take(&mut t.direct.batches))
+            .map_err(|e| SinkError(format!("table `{}`: gathering rows: {e}", t.name)))?;
         let n = cols[0].len();
         (app.append_record_batch(with_ours(cols, n))).data_ctx(&t.name, "appending rows")?;
     }
@@ -925,22 +967,13 @@ impl Sink for DuckDbSink {
     }
 
     fn upsert(&mut self, table: &str, rows: Vec<Row>) -> SinkResult<()> {
-        if self.held.is_some() {
-            // A folded checkpoint waits for no later one past its time.
-            self.commit_if_due()?;
-        }
-        self.window.get_or_insert_with(Instant::now);
+        self.open_window()?;
         let t = lookup(&mut self.tables, table)?;
         if t.pending.is_empty()
             && let Some(below) = new_keys(t, &rows)
         {
-            t.keys_below = Some(below);
-            t.direct.len += rows.len();
-            t.direct.rows.extend(rows);
-            return match t.direct.len >= DIRECT_CHUNK {
-                true => self.append_gathered(table),
-                false => Ok(()),
-            };
+            let (n, bytes) = (rows.len(), rows_bytes(&rows));
+            return self.gather(table, below, n, bytes, |g| g.rows.extend(rows));
         }
         // Rows gathered before this batch land before it.
         self.append_gathered(table)?;
@@ -950,23 +983,14 @@ impl Sink for DuckDbSink {
     }
 
     fn upsert_columns(&mut self, table: &str, batch: ColumnBatch) -> SinkResult<()> {
+        self.open_window()?;
         let t = lookup(&mut self.tables, table)?;
         if t.pending.is_empty()
             && let Some(below) = new_column_keys(t, &batch)
             && let Some(cols) = columns::from_batch(&t.types, &batch)
         {
-            if self.held.is_some() {
-                self.commit_if_due()?;
-            }
-            self.window.get_or_insert_with(Instant::now);
-            let t = lookup(&mut self.tables, table)?;
-            t.keys_below = Some(below);
-            t.direct.len += batch.rows;
-            t.direct.batches.push(cols);
-            return match t.direct.len >= DIRECT_CHUNK {
-                true => self.append_gathered(table),
-                false => Ok(()),
-            };
+            let (n, bytes) = (batch.rows, batch.bytes());
+            return self.gather(table, below, n, bytes, |g| g.batches.push(cols));
         }
         self.upsert(table, batch.into_rows())
     }

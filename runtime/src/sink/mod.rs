@@ -42,8 +42,9 @@ pub trait Sink: Send {
     /// Within the uncommitted window the last write of a key wins.
     fn upsert(&mut self, table: &str, rows: Vec<Row>) -> SinkResult<()>;
 
-    /// [`Sink::upsert`] for rows laid out by column. Destinations that can
-    /// take columns whole override it; by default the batch becomes rows.
+    /// [`Sink::upsert`] for rows laid out by column, a batch that passed
+    /// [`ColumnBatch::check`]. Destinations that can take columns whole
+    /// override it; by default the batch becomes rows.
     fn upsert_columns(&mut self, table: &str, batch: ColumnBatch) -> SinkResult<()> {
         self.upsert(table, batch.into_rows())
     }

@@ -20,6 +20,7 @@ use duckdb::arrow::array::{
 use duckdb::arrow::buffer::{BooleanBuffer, Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
 use duckdb::arrow::compute::concat as arrow_concat;
 use duckdb::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+use duckdb::arrow::error::ArrowError;
 use duckdb::arrow::record_batch::RecordBatch;
 
 use crate::columns::{Blobs, ColumnBatch, ColumnCells, ColumnData};
@@ -59,7 +60,7 @@ pub(super) fn columns(
 
 /// A checked column batch as Arrow arrays typed like DuckDB columns of
 /// `types`, or `None` if some value needs DuckDB's own conversion (a decimal
-/// outside plain notation or its precision). Fixed-width slots and bytes are
+/// outside plain notation or its precision, JSON). Fixed-width slots and bytes are
 /// copied a buffer at a time; only decimals are parsed cell by cell.
 pub(super) fn from_batch(types: &[ColumnType], batch: &ColumnBatch) -> Option<Vec<ArrayRef>> {
     (types.iter().zip(&batch.columns))
@@ -87,9 +88,10 @@ fn from_cells(ty: ColumnType, rows: usize, cells: &ColumnCells) -> Option<ArrayR
             nulls,
         )),
         ColumnData::Date(v) => Arc::new(Date32Array::new(ScalarBuffer::from(v.clone()), nulls)),
-        ColumnData::Text(b) | ColumnData::Json(b) => {
-            Arc::new(StringArray::try_new(offsets(b)?, bytes(b), nulls).ok()?)
-        }
+        ColumnData::Text(b) => Arc::new(StringArray::try_new(offsets(b)?, bytes(b), nulls).ok()?),
+        // JSON goes through DuckDB's validating cast (tables with a JSON column
+        // are never appended directly).
+        ColumnData::Json(_) => return None,
         ColumnData::Bytes(b) => Arc::new(BinaryArray::try_new(offsets(b)?, bytes(b), nulls).ok()?),
         ColumnData::Decimal(b) => {
             let ColumnType::Decimal { precision, scale } = ty else {
@@ -136,14 +138,15 @@ pub(super) fn batch(columns: Vec<ArrayRef>) -> RecordBatch {
 }
 
 /// Batches of the same columns as one (copying each column's buffers once).
-pub(super) fn concat(mut batches: Vec<Vec<ArrayRef>>) -> Vec<ArrayRef> {
+/// Fails only past Arrow's limits (2 GiB of text in a column).
+pub(super) fn concat(mut batches: Vec<Vec<ArrayRef>>) -> Result<Vec<ArrayRef>, ArrowError> {
     if batches.len() == 1 {
-        return batches.pop().expect("one batch");
+        return Ok(batches.pop().expect("one batch"));
     }
     (0..batches[0].len())
         .map(|c| {
             let parts: Vec<&dyn Array> = batches.iter().map(|b| b[c].as_ref()).collect();
-            arrow_concat(&parts).expect("batches of one table's column types")
+            arrow_concat(&parts)
         })
         .collect()
 }

@@ -39,6 +39,9 @@ enum Mode {
     BadRow,
     /// Upsert five good rows, then, in the same batch, one whose `body` holds an int.
     BadRowAfterGood,
+    /// Send, straight to the host, a column batch of 100 million rows whose
+    /// `body` column is all null (a few bytes that would be gigabytes as rows).
+    NullFlood,
     /// Upsert into `undeclared`, a table `discover` did not return.
     UndeclaredTable,
     /// Return a `source` error: table `orders` does not exist.
@@ -89,6 +92,22 @@ impl Connector for Misbehave {
                     out.upsert("items", row![id, "fine"])?;
                 }
                 out.upsert("items", row![6, 7])
+            }
+            Mode::NullFlood => {
+                use airlock_sdk::bindings::airlock::connector::types::{
+                    ColumnBatch, ColumnCells, ColumnData,
+                };
+                let rows = 100_000_000;
+                let column = |data| ColumnCells {
+                    valid: Vec::new(),
+                    data,
+                };
+                let batch = ColumnBatch {
+                    rows,
+                    columns: vec![column(ColumnData::Null), column(ColumnData::Null)],
+                };
+                records::upsert_columns("items", &batch)?;
+                Ok(())
             }
             Mode::UndeclaredTable => out.upsert("undeclared", row![1, "x"]),
             Mode::SourceError => Err(Error::source("table `orders` does not exist")),
