@@ -78,7 +78,8 @@ impl<S: Serialize> Output<S> {
     /// Inserts or replaces `row` (one value per column, in column order) by primary
     /// key; on a table without a primary key, appends it.
     pub fn upsert(&mut self, table: &str, row: Row) -> Result<()> {
-        self.push(table, Op::Upsert, row)
+        let cells: Vec<Cell<'_>> = row.iter().map(Cell::from).collect();
+        self.upsert_cells(table, &cells)
     }
 
     /// [`upsert`](Output::upsert) for a row of borrowed cells: the same
@@ -101,7 +102,11 @@ impl<S: Serialize> Output<S> {
     /// Marks the row whose primary key is `key` (the key's values, in primary-key
     /// order) deleted.
     pub fn delete(&mut self, table: &str, key: Row) -> Result<()> {
-        self.push(table, Op::Delete, key)
+        self.rows_emitted += 1;
+        let batch = self.batch(table, Op::Delete)?;
+        batch.bytes += key.iter().map(|v| v.payload_size()).sum::<usize>();
+        batch.keys.push(key);
+        send_if_full(batch)
     }
 
     /// Marks every row of `table` deleted (e.g. before a full re-sync). Sends every
@@ -134,18 +139,6 @@ impl<S: Serialize> Output<S> {
             send(batch)?;
         }
         Ok(())
-    }
-
-    fn push(&mut self, table: &str, op: Op, row: Row) -> Result<()> {
-        if op == Op::Upsert {
-            let cells: Vec<Cell<'_>> = row.iter().map(Cell::from).collect();
-            return self.upsert_cells(table, &cells);
-        }
-        self.rows_emitted += 1;
-        let batch = self.batch(table, op)?;
-        batch.bytes += row.iter().map(|v| v.payload_size()).sum::<usize>();
-        batch.keys.push(row);
-        send_if_full(batch)
     }
 
     /// `table`'s batch, emptied first if it holds the other operation.

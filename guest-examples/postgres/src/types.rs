@@ -142,7 +142,7 @@ pub enum BadValue {
 
 /// One text-format value of a column of `kind` as a cell borrowing `raw`, or
 /// `None` if it needs its own bytes: a `bytea` (hex-decoded) or text that is
-/// not UTF-8 (see [`decode`]).
+/// not UTF-8 (see [`parse`]).
 pub fn cell(kind: Kind, raw: &[u8]) -> Result<Option<Cell<'_>>, BadValue> {
     Ok(Some(match kind {
         Kind::Bool => match raw {
@@ -183,36 +183,19 @@ pub fn cell(kind: Kind, raw: &[u8]) -> Result<Option<Cell<'_>>, BadValue> {
     }))
 }
 
-/// Appends to `out` the bytes of a value [`cell`] could not borrow: a
-/// `bytea`'s, or text as UTF-8. The session asks for UTF-8, so text only gets
-/// here from a `SQL_ASCII` database, which sends its bytes unconverted:
-/// those that are not UTF-8 are replaced rather than failing the sync.
-fn decode(kind: Kind, raw: &[u8], out: &mut Vec<u8>) -> Result<(), BadValue> {
-    match kind {
-        Kind::Bytes => decode_bytea(raw, out).ok_or(BadValue::Malformed),
-        _ => {
-            out.extend_from_slice(String::from_utf8_lossy(raw).as_bytes());
-            Ok(())
-        }
-    }
-}
-
-/// Parses one text-format value of a column of `kind` as a value of its own.
+/// Parses one text-format value of a column of `kind` as a value of its own,
+/// also those [`cell`] cannot borrow. The session asks for UTF-8, so text that
+/// is not UTF-8 only comes from a `SQL_ASCII` database, which sends its bytes
+/// unconverted: they are replaced rather than failing the sync.
 pub fn parse(kind: Kind, raw: &[u8]) -> Result<Value, BadValue> {
     if let Some(cell) = cell(kind, raw)? {
         return Ok(cell.into());
     }
-    let mut out = Vec::new();
-    decode(kind, raw, &mut out)?;
+    let text = || String::from_utf8_lossy(raw).into_owned();
     Ok(match kind {
-        Kind::Bytes => Value::Bytes(out),
-        _ => {
-            let text = String::from_utf8(out).expect("decoded as UTF-8");
-            match kind {
-                Kind::Json => Value::Json(text),
-                _ => Value::Text(text),
-            }
-        }
+        Kind::Bytes => Value::Bytes(parse_bytea(raw).ok_or(BadValue::Malformed)?),
+        Kind::Json => Value::Json(text()),
+        _ => Value::Text(text()),
     })
 }
 
@@ -247,25 +230,17 @@ pub fn parse_int(raw: &[u8]) -> Option<i64> {
     if negative { Some(n) } else { n.checked_neg() }
 }
 
-/// `bytea` in hex output (`\x` then two hex digits per byte), appended to
-/// `out`; `None` (and `out` as it was) if it is not.
-pub fn decode_bytea(raw: &[u8], out: &mut Vec<u8>) -> Option<()> {
+/// `bytea` in hex output: `\x` then two hex digits per byte.
+pub fn parse_bytea(raw: &[u8]) -> Option<Vec<u8>> {
     let hex = raw.strip_prefix(b"\\x")?;
     if hex.len() % 2 != 0 {
         return None;
     }
-    let start = out.len();
-    out.reserve(hex.len() / 2);
+    let mut out = Vec::with_capacity(hex.len() / 2);
     for pair in hex.chunks_exact(2) {
-        match (nibble(pair[0]), nibble(pair[1])) {
-            (Some(hi), Some(lo)) => out.push((hi << 4) | lo),
-            _ => {
-                out.truncate(start);
-                return None;
-            }
-        }
+        out.push((nibble(pair[0])? << 4) | nibble(pair[1])?);
     }
-    Some(())
+    Some(out)
 }
 
 fn nibble(b: u8) -> Option<u8> {
