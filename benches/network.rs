@@ -28,8 +28,8 @@ use std::time::{Duration, Instant};
 use airlock::config::{HostKeyCheck, JobConfig, Secret, SshAuth, SshHop, SshRoute};
 use airlock::job::{self, Progress, Runtime};
 use airlock::net::EgressPolicy;
+use airlock::net::transport::ssh::{FirstHopDialer, SshPool};
 use airlock::sandbox::SandboxOptions;
-use airlock::ssh::{FirstHopDialer, SshPool};
 use tokio::io::AsyncReadExt;
 
 #[path = "../tests/harness/sshd.rs"]

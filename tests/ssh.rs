@@ -10,9 +10,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use airlock::config::{HostKeyCheck, Secret, SshAuth, SshHop, SshRoute};
+use airlock::net::transport::ssh::{FirstHopDialer, RouteInfo, SshPool, Verified};
 use airlock::net::{NetError, NetErrorKind};
-use airlock::ssh::host_key::Verified;
-use airlock::ssh::{FirstHopDialer, RouteInfo, SshPool, SshStream};
+use airlock::ssh::SshStream;
 use harness::sshd::{PASSWORD, Sshd, USER, run, ssh_keygen};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -658,7 +658,7 @@ async fn bastion_refusing_forwarding_or_target_down_is_explained() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fingerprint_fetch_matches_ssh_keygen() {
     let sshd = Sshd::start("");
-    let (kind, fp) = airlock::ssh::fetch_host_key("127.0.0.1", sshd.port, TIMEOUT)
+    let (kind, fp) = airlock::net::fetch_host_key("127.0.0.1", sshd.port, TIMEOUT)
         .await
         .unwrap();
     assert_eq!(kind, "ssh-ed25519");
@@ -671,7 +671,7 @@ async fn fingerprint_fetch_matches_ssh_keygen() {
         .local_addr()
         .unwrap()
         .port();
-    let e = airlock::ssh::fetch_host_key("127.0.0.1", closed, TIMEOUT)
+    let e = airlock::net::fetch_host_key("127.0.0.1", closed, TIMEOUT)
         .await
         .unwrap_err();
     assert_eq!(e.kind, NetErrorKind::Unreachable);

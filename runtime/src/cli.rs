@@ -282,8 +282,8 @@ async fn run(cli: Cli, bar: BarSlot) -> Result<(), JobError> {
             }
         }
         Command::Keygen { out, comment } => {
-            let (private, line) =
-                crate::ssh::generate_ed25519(&comment).map_err(JobError::Failed)?;
+            let (private, line) = crate::ssh::generate_ed25519(&comment)
+                .map_err(|e| JobError::Failed(e.to_string()))?;
             crate::ssh::write_private_key(&out, &private)
                 .map_err(|e| JobError::Usage(format!("keygen --out: {e}")))?;
             println!("wrote the private key to {} (mode 0600)", out.display());
@@ -300,7 +300,7 @@ async fn run(cli: Cli, bar: BarSlot) -> Result<(), JobError> {
         } => {
             let (host, port) = split_host_port(&target).map_err(JobError::Usage)?;
             let (key_type, fingerprint) =
-                crate::ssh::fetch_host_key(&host, port, Duration::from_secs(timeout_secs))
+                crate::net::fetch_host_key(&host, port, Duration::from_secs(timeout_secs))
                     .await
                     .map_err(|e| JobError::Failed(e.to_string()))?;
             println!("{host}:{port} presents a {key_type} host key: {fingerprint}");

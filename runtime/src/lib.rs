@@ -20,6 +20,7 @@
 pub mod cli;
 pub mod columns;
 pub mod config;
+pub mod conn;
 pub mod demo;
 pub mod guest_build;
 pub mod job;

@@ -35,7 +35,7 @@ impl Bastion {
     /// Starts a bastion on `addr` (port 0 picks a free one) with a fresh ed25519 host key.
     pub async fn start(addr: SocketAddr, rules: BastionRules) -> std::io::Result<Bastion> {
         let host_key = crate::ssh::keys::new_ed25519().map_err(std::io::Error::other)?;
-        let fingerprint = crate::ssh::host_key::fingerprint(host_key.public_key());
+        let fingerprint = crate::ssh::fingerprint(host_key.public_key());
         let config = Arc::new(russh::server::Config {
             keys: vec![host_key],
             auth_rejection_time: Duration::from_millis(300),

@@ -10,25 +10,20 @@
 //!
 //! Nothing else in airlock opens sockets for a connector.
 
-pub mod deadline;
-pub mod error;
 pub mod policy;
-pub mod stream;
 pub mod tls;
 pub mod transport;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-pub use deadline::Deadline;
-pub use error::{NetError, NetErrorKind, SshRefusal};
+pub use crate::conn::{BoxStream, Deadline, NetError, NetErrorKind, SshRefusal, Stream};
 pub use policy::EgressPolicy;
-pub use stream::{BoxStream, Stream};
 pub use tls::{TlsClient, TlsInfo};
 pub use transport::PathInfo;
+pub use transport::ssh::{HopInfo, RouteInfo, SshPool, Verified, fetch_host_key};
 
 use crate::config::{Endpoint, Route, TlsMode};
-use crate::ssh::SshPool;
 
 /// How long after its deadline a connect attempt is cut off regardless, should
 /// a step ever not bound itself.

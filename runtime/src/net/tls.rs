@@ -9,9 +9,8 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::{ClientConfig, RootCertStore};
 use tokio_rustls::TlsConnector;
 
-use super::stream::BoxStream;
-use super::{Deadline, NetError};
 use crate::config::Tls;
+use crate::conn::{BoxStream, Deadline, NetError};
 
 /// A ready-to-use TLS client for one endpoint.
 #[derive(Clone)]

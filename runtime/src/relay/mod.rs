@@ -31,7 +31,6 @@ use tokio::net::TcpListener;
 
 pub use config::{RelayConfig, Tunnel, Worker};
 pub use registry::TunnelStatus;
-pub use server::MAX_CHANNELS_PER_CONNECTION;
 
 use crate::config::Secret;
 
@@ -56,7 +55,7 @@ impl Relay {
     /// runtime. Returns once the relay accepts connections.
     pub async fn start(config: RelayConfig) -> Result<Relay, String> {
         let (host_key, created) = host_key(&config.host_key)?;
-        let fingerprint = crate::ssh::host_key::fingerprint(host_key.public_key());
+        let fingerprint = crate::ssh::fingerprint(host_key.public_key());
         if created {
             tracing::info!(
                 "generated the relay host key {} ({fingerprint}); give this fingerprint to customers to pin",

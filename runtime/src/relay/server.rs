@@ -21,9 +21,8 @@ use super::config::{RelayConfig, key_id};
 use super::counted::{Counted, OpenConnection};
 use super::registry::{Forward, Registry};
 use crate::ssh::stream::{Peer, SessionFlow, SshStream, StallPolicy};
+use crate::ssh::tuning::MAX_CHANNELS_PER_CONNECTION;
 
-/// Worker connections a single SSH connection may have open at once.
-pub const MAX_CHANNELS_PER_CONNECTION: usize = 64;
 /// How long the customer's side may take to accept a forwarded channel
 /// (its `ssh` connects to the database meanwhile).
 const FORWARD_OPEN_TIMEOUT: Duration = Duration::from_secs(15);
@@ -31,7 +30,7 @@ const FORWARD_OPEN_TIMEOUT: Duration = Duration::from_secs(15);
 /// the other connections of its SSH session while they wait (see
 /// `ssh::stream`): a stuck database behind one tunnel must not stall a
 /// worker's connections to others.
-const STALL_TIMEOUT: Duration = crate::ssh::pool::DEFAULT_STALL_TIMEOUT;
+const STALL_TIMEOUT: Duration = crate::ssh::tuning::DEFAULT_STALL_TIMEOUT;
 /// ...and in any case, as a parked session also holds up connections that
 /// cannot open meanwhile. Long enough for a reader that pauses (a destination
 /// committing), well inside a client's keepalive limit (3 × 15 s).

@@ -1,5 +1,6 @@
-//! Client keys: loading the private key a hop authenticates with, and making new
-//! ones for `airlock keygen`.
+//! SSH keys: loading the private key a hop authenticates with, making new ones
+//! (`airlock keygen`, the relay's and the demo's host keys), and the fingerprint
+//! users compare.
 //!
 //! Key text arrives already resolved from the connection file (a [`Secret`]); this
 //! module only parses it. Errors name the config key (`endpoints.db.via.ssh.private_key`)
@@ -10,10 +11,22 @@ use std::path::Path;
 use std::sync::Arc;
 
 use russh::keys::ssh_key::{LineEnding, PrivateKey};
-use russh::keys::{Algorithm, HashAlg, PrivateKeyWithHashAlg};
+use russh::keys::{Algorithm, HashAlg, PrivateKeyWithHashAlg, PublicKey};
 
 use crate::config::Secret;
-use crate::net::NetError;
+use crate::conn::NetError;
+
+/// The fingerprint OpenSSH prints (`ssh-keygen -lf`, `ssh -v`): `SHA256:` and the
+/// unpadded base64 of the SHA-256 of the key blob.
+pub fn fingerprint(key: &PublicKey) -> String {
+    key.fingerprint(HashAlg::Sha256).to_string()
+}
+
+/// The key's algorithm name as it appears in known_hosts (`ssh-ed25519`,
+/// `ecdsa-sha2-nistp256`, `ssh-rsa`).
+pub fn key_type(key: &PublicKey) -> String {
+    key.algorithm().as_str().to_owned()
+}
 
 /// Parses a client private key: ed25519, ECDSA (P-256/P-384/P-521) or RSA, in
 /// OpenSSH format, PEM (PKCS#1 RSA, SEC1 EC, legacy-encrypted PKCS#1 with

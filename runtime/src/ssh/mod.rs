@@ -1,22 +1,16 @@
-//! SSH client side of the tunnels: key loading and generation ([`keys`]), host key
-//! checks ([`host_key`]), the process-wide session pool ([`pool`]) whose
-//! connections are `direct-tcpip` channels ([`SshStream`]), jump chains, and
-//! fetching a server's fingerprint ([`fingerprint`]).
+//! What airlock's SSH client and its SSH servers (the relay, the demo's bastion)
+//! share: key loading, generation and fingerprints ([`keys`]), the algorithms
+//! and flow-control sizes both sides use ([`tuning`]), and the byte stream over
+//! one channel ([`SshStream`]) with the per-connection buffering that keeps a
+//! stopped reader from stalling its whole session.
 //!
-//! Everything runs on russh; `tuning` explains the algorithm choices and how a
-//! connection whose reader stops is kept from stalling its session.
+//! The client itself (session pool, hops, host-key checks) is a transport:
+//! [`crate::net::transport::ssh`]. The relay server is [`crate::relay`].
+//! Everything runs on russh; `tuning` explains the algorithm choices.
 
-pub mod fingerprint;
-mod handler;
-pub mod host_key;
 pub mod keys;
-pub mod pool;
-pub mod session;
 pub(crate) mod stream;
 pub mod tuning;
 
-pub use fingerprint::fetch_host_key;
-pub use keys::{generate_ed25519, load_client_key, write_private_key};
-pub use pool::{FirstHopDialer, SshPool};
-pub use session::{HopInfo, RouteInfo};
+pub use keys::{fingerprint, generate_ed25519, key_type, load_client_key, write_private_key};
 pub use stream::SshStream;

@@ -23,6 +23,7 @@
 
 use std::borrow::Cow;
 use std::sync::Arc;
+use std::time::Duration;
 
 use russh::keys::{Algorithm, EcdsaCurve, HashAlg};
 use russh::{Preferred, cipher, compression, kex, mac};
@@ -47,6 +48,15 @@ pub const CHANNEL_QUEUE_MESSAGES: usize = 32;
 
 /// Bytes a connection buffers for a reader that has not caught up yet.
 pub const CHANNEL_BUFFER_BYTES: usize = 4 * 1024 * 1024;
+
+/// How long a connection whose reader stopped may hold up the others on its
+/// session before it is closed (the client's default, and the relay's).
+pub const DEFAULT_STALL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Channels the relay lets one SSH connection hold open at once (a worker's
+/// session to it, or a customer's). The reverse-SSH transport names it when the
+/// relay refuses a channel for want of resources.
+pub const MAX_CHANNELS_PER_CONNECTION: usize = 64;
 
 /// Key exchanges, best first: post-quantum hybrid, curve25519, NIST ECDH, then
 /// finite-field groups with SHA-512 (no SHA-1, no group-exchange). Each side adds

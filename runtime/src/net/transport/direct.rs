@@ -5,8 +5,8 @@ use std::net::SocketAddr;
 
 use tokio::net::TcpStream;
 
+use crate::conn::{Deadline, NetError};
 use crate::net::policy::EgressPolicy;
-use crate::net::{Deadline, NetError};
 
 /// Resolves `host`, keeps the addresses `policy` allows, and connects to the
 /// first that answers, all by `deadline`. The address connected to is the

@@ -19,8 +19,8 @@ use tokio::net::TcpStream;
 
 use super::PathInfo;
 use crate::config::PrivateEndpoint;
+use crate::conn::{Deadline, NetError};
 use crate::net::policy::EgressPolicy;
-use crate::net::{Deadline, NetError};
 
 /// Resolves `pe.address`, checks every address with
 /// [`EgressPolicy::check_private_endpoint`], and connects to the first that
@@ -142,7 +142,7 @@ mod tests {
         )
         .await
         .unwrap_err();
-        assert_eq!(e.kind, crate::net::NetErrorKind::Denied);
+        assert_eq!(e.kind, crate::conn::NetErrorKind::Denied);
         assert!(
             e.message.starts_with(
                 "endpoints.db.via.private_endpoint: 198.51.100.7: 198.51.100.7 is outside the operator's private_endpoint_networks (10.0.0.0/8"
@@ -162,7 +162,7 @@ mod tests {
         )
         .await
         .unwrap_err();
-        assert_eq!(e.kind, crate::net::NetErrorKind::Denied);
+        assert_eq!(e.kind, crate::conn::NetErrorKind::Denied);
         assert!(
             e.message.contains("localhost resolved to ") && e.message.contains("is loopback"),
             "{e}"

@@ -6,7 +6,8 @@
 
 use super::{PathInfo, ssh};
 use crate::config::ReverseSshRoute;
-use crate::net::{BoxStream, Deadline, Dialer, NetError, SshRefusal};
+use crate::conn::{BoxStream, Deadline, NetError, SshRefusal};
+use crate::net::Dialer;
 
 /// Opens a connection through the tunnel `route.tunnel`; `port` is the
 /// endpoint's port, passed along for the relay's logs only.
@@ -58,7 +59,7 @@ fn explain(e: NetError, route: &ReverseSshRoute) -> NetError {
             "the relay {relay} refused tunnel \"{tunnel}\": this worker's SSH connection to it \
              already carries the relay's limit of {} connections; close some, or run fewer jobs \
              through this relay per worker process",
-            crate::relay::MAX_CHANNELS_PER_CONNECTION
+            crate::ssh::tuning::MAX_CHANNELS_PER_CONNECTION
         )),
         None => e,
     }

@@ -58,7 +58,7 @@ impl Deadline {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::net::NetErrorKind;
+    use crate::conn::NetErrorKind;
 
     #[tokio::test]
     async fn a_later_step_gets_what_the_earlier_left_and_names_itself() {

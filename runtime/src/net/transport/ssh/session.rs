@@ -12,12 +12,12 @@ use russh::client::{Handle, Msg};
 use russh::{Channel, ChannelOpenFailure, MethodKind};
 use tokio::io::{AsyncRead, AsyncWrite};
 
+use super::handler::{HopError, HopHandler};
+use super::host_key::Verified;
+use super::pool::FirstHopDialer;
 use crate::config::{SshAuth, SshHop, SshRoute};
-use crate::net::{NetError, SshRefusal};
-use crate::ssh::handler::{HopError, HopHandler};
-use crate::ssh::host_key::{self, Verified};
+use crate::conn::{NetError, SshRefusal};
 use crate::ssh::keys;
-use crate::ssh::pool::FirstHopDialer;
 use crate::ssh::stream::{Peer, SessionFlow, SshStream, StallPolicy};
 use crate::ssh::tuning;
 
@@ -308,8 +308,8 @@ where
     let info = HopInfo {
         target: format!("{}@{}:{}", hop.user, hop.host, hop.port),
         key_path: hop.key_path.clone(),
-        host_key_type: host_key::key_type(&key),
-        host_key_fingerprint: host_key::fingerprint(&key),
+        host_key_type: keys::key_type(&key),
+        host_key_fingerprint: keys::fingerprint(&key),
         verified,
         auth,
         kex: n.kex,
@@ -346,7 +346,7 @@ async fn authenticate(
     let (method, described, result) = match &hop.auth {
         SshAuth::Key { key, passphrase } => {
             let key = keys::load_client_key(key, passphrase.as_ref(), &hop.key_path)?;
-            let fp = host_key::fingerprint(key.public_key());
+            let fp = keys::fingerprint(key.public_key());
             let rsa = if matches!(key.algorithm(), russh::keys::Algorithm::Rsa { .. }) {
                 handle.best_supported_rsa_hash().await.map_err(auth_error)?
             } else {

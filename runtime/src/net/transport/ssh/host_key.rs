@@ -8,23 +8,12 @@
 use std::fmt;
 use std::path::Path;
 
+use russh::keys::PublicKey;
 use russh::keys::ssh_key::known_hosts::{Entry, HostPatterns, Marker};
-use russh::keys::{HashAlg, PublicKey};
 
 use crate::config::{HostKeyCheck, SshHop};
-use crate::net::NetError;
-
-/// The fingerprint OpenSSH prints (`ssh-keygen -lf`, `ssh -v`): `SHA256:` and the
-/// unpadded base64 of the SHA-256 of the key blob.
-pub fn fingerprint(key: &PublicKey) -> String {
-    key.fingerprint(HashAlg::Sha256).to_string()
-}
-
-/// The key's algorithm name as it appears in known_hosts (`ssh-ed25519`,
-/// `ecdsa-sha2-nistp256`, `ssh-rsa`).
-pub fn key_type(key: &PublicKey) -> String {
-    key.algorithm().as_str().to_owned()
-}
+use crate::conn::NetError;
+use crate::ssh::keys::{fingerprint, key_type};
 
 /// How a host key was accepted, shown by `airlock check`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,7 +39,7 @@ impl fmt::Display for Verified {
 }
 
 /// Checks the key `hop` presented against the hop's [`HostKeyCheck`]. A refusal
-/// is [`NetErrorKind::Denied`](crate::net::NetErrorKind::Denied) and says what to
+/// is [`NetErrorKind::Denied`](crate::conn::NetErrorKind::Denied) and says what to
 /// do: the presented fingerprint, what was expected, and the config line.
 pub fn verify(hop: &SshHop, key: &PublicKey) -> Result<Verified, NetError> {
     let presented = fingerprint(key);

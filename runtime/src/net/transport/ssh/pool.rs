@@ -12,10 +12,11 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 use tokio::time::Instant;
 
+use super::session::{self, Established, OpenError, RouteInfo, Stage, hop_label};
 use crate::config::{SshAuth, SshRoute};
-use crate::net::{Deadline, NetError};
-use crate::ssh::session::{self, Established, OpenError, RouteInfo, Stage, hop_label};
+use crate::conn::{Deadline, NetError};
 use crate::ssh::stream::SshStream;
+use crate::ssh::tuning::DEFAULT_STALL_TIMEOUT;
 
 /// Dials the first hop's TCP connection: the caller resolves the name and applies
 /// the operator's egress policy. The pool never opens a socket itself.
@@ -27,9 +28,6 @@ pub type FirstHopDialer = dyn Fn(String, u16) -> Pin<Box<dyn Future<Output = Res
 const BACKOFF_START: Duration = Duration::from_millis(500);
 /// Longest wait between attempts.
 const BACKOFF_MAX: Duration = Duration::from_secs(10);
-/// Default: how long a connection whose reader stopped may hold up the others
-/// on its session before it is closed (see `tuning.rs`).
-pub const DEFAULT_STALL_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The process-wide SSH session pool. Cheap to clone (an `Arc`).
 #[derive(Clone)]

@@ -6,9 +6,9 @@ use std::sync::{Arc, Mutex};
 use russh::keys::PublicKey;
 use russh::keys::PublicKeyOrCertificate;
 
+use super::host_key::{self, Verified};
 use crate::config::SshHop;
-use crate::net::NetError;
-use crate::ssh::host_key::{self, Verified};
+use crate::conn::NetError;
 
 /// Why a hop's session failed: russh's own error, or airlock refusing it (host key).
 #[derive(Debug)]

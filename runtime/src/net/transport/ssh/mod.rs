@@ -1,12 +1,29 @@
 //! The SSH transport: a `direct-tcpip` channel through a bastion (or a chain of
-//! them), over a session the process shares (see [`crate::ssh::SshPool`]).
-//! The first hop is dialed through [`direct::dial`], so the
-//! egress policy judges the bastion's resolved address like any other.
+//! them), over a session the process shares ([`SshPool`]). The first hop is
+//! dialed through [`direct::dial`], so the egress policy judges the bastion's
+//! resolved address like any other.
+//!
+//! This is airlock's SSH *client*: the process-wide session pool ([`pool`]),
+//! establishing a route hop by hop ([`session`]), the russh handler of a hop
+//! (`handler`), the host-key check every hop makes ([`host_key`]) and fetching
+//! a server's fingerprint ([`fingerprint`]). What it shares with the relay (keys,
+//! algorithms and flow sizes, the channel stream) lives in [`crate::ssh`].
+
+pub mod fingerprint;
+mod handler;
+pub mod host_key;
+pub mod pool;
+pub mod session;
+
+pub use fingerprint::fetch_host_key;
+pub use host_key::Verified;
+pub use pool::{FirstHopDialer, SshPool};
+pub use session::{HopInfo, RouteInfo};
 
 use super::{PathInfo, direct};
 use crate::config::SshRoute;
-use crate::net::{BoxStream, Deadline, Dialer, NetError};
-use crate::ssh::FirstHopDialer;
+use crate::conn::{BoxStream, Deadline, NetError};
+use crate::net::Dialer;
 
 /// Opens a channel to `host:port` through `route`; `host` is resolved by the last hop.
 pub async fn open(

@@ -2,11 +2,10 @@
 
 use std::time::Duration;
 
+use super::handler::{CAPTURED, HopError, HopHandler};
 use crate::config::{HostKeyCheck, Secret, SshAuth, SshHop};
-use crate::net::NetError;
-use crate::ssh::handler::{CAPTURED, HopError, HopHandler};
-use crate::ssh::host_key;
-use crate::ssh::tuning;
+use crate::conn::NetError;
+use crate::ssh::{keys, tuning};
 
 /// Connects to `host:port`, runs the key exchange, and returns the server's host
 /// key type (`ssh-ed25519`) and fingerprint (`SHA256:...`). It disconnects right
@@ -32,7 +31,7 @@ pub async fn fetch_host_key(
             .host_key
             .take();
         match (captured, result) {
-            (Some((key, _)), _) => Ok((host_key::key_type(&key), host_key::fingerprint(&key))),
+            (Some((key, _)), _) => Ok((keys::key_type(&key), keys::fingerprint(&key))),
             (None, Err(HopError::Refused(e))) if e.message != CAPTURED => Err(e),
             (None, Err(HopError::Ssh(e))) => Err(NetError::unreachable(format!(
                 "SSH key exchange with {server} failed: {e}"
