@@ -212,7 +212,7 @@ async fn run(cli: Cli, bar: BarSlot) -> Result<(), JobError> {
         cli.cache_dir.clone().or_else(ComponentCache::default_dir)
     };
     let policy = match &cli.egress_policy {
-        Some(path) => EgressPolicy::load(path).map_err(JobError::Usage)?,
+        Some(path) => EgressPolicy::load(path).map_err(|e| JobError::Usage(e.to_string()))?,
         None => EgressPolicy::default(),
     };
     let rt = job::Runtime::new(

@@ -78,10 +78,91 @@ impl Default for EgressPolicy {
     }
 }
 
-/// Why an address was refused: names the rule, and the setting that would
-/// change it where the operator may change it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refusal(pub String);
+/// Why an address was refused: the address and the rule that refused it.
+/// `Display` names the rule, and the setting that would change it where the
+/// operator may change it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{address} {rule}")]
+pub struct Refusal {
+    /// The address as judged (an IPv4-mapped IPv6 address as its IPv4 address).
+    pub address: IpAddr,
+    /// The rule that refused it.
+    pub rule: Rule,
+}
+
+/// The rules of the policy that refuse an address (see the module docs for
+/// their order). `Display` is the sentence after the address.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Rule {
+    /// In one of the operator's `deny` ranges.
+    #[error("is in a range the egress policy denies (`deny`)")]
+    Denied,
+    /// Unspecified, multicast or broadcast (what it is): never dialed.
+    #[error("is {0}, which is never dialed")]
+    NeverDialed(&'static str),
+    /// Link-local or a cloud metadata address, not under `allow`.
+    #[error(
+        "is link-local or a cloud metadata address; the egress policy denies it (an operator can list it under `allow`)"
+    )]
+    LinkLocalOrMetadata,
+    /// Loopback without `allow_loopback`.
+    #[error(
+        "is loopback; the egress policy denies it (an operator can set `allow_loopback = true`)"
+    )]
+    Loopback,
+    /// A private range without `allow_private`.
+    #[error(
+        "is a private address; the egress policy denies it (an operator can set `allow_private = true` or list the range under `allow`)"
+    )]
+    Private,
+    /// A public address with `allow_public = false`.
+    #[error("is not in any range the egress policy allows (`allow_public = false`)")]
+    NotAllowed,
+    /// A private endpoint that resolved to loopback.
+    #[error(
+        "is loopback; a private endpoint must resolve to an address in the customer's network, never to this host"
+    )]
+    PrivateEndpointOnLoopback,
+    /// A private endpoint that resolved outside `private_endpoint_networks`
+    /// (listed, for the message).
+    #[error(
+        "is outside the operator's private_endpoint_networks ({networks}); a private endpoint must resolve to a private address"
+    )]
+    OutsidePrivateEndpointNetworks {
+        /// The operator's networks as `a, b, c` (or `none`).
+        networks: String,
+    },
+}
+
+impl Rule {
+    fn at(self, address: IpAddr) -> Refusal {
+        Refusal {
+            address,
+            rule: self,
+        }
+    }
+}
+
+/// An egress policy file that could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    /// The file could not be read.
+    #[error("egress policy {}: cannot read: {source}", path.display())]
+    Read {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not a valid policy (bad TOML, unknown key, bad range).
+    #[error("egress policy {}: {problem}", path.display())]
+    Invalid {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong, with the key and line.
+        problem: String,
+    },
+}
 
 impl EgressPolicy {
     /// A policy that also allows loopback (tests, `airlock demo`).
@@ -93,22 +174,25 @@ impl EgressPolicy {
     }
 
     /// Reads a policy file (TOML with the fields of this struct).
-    pub fn load(path: &Path) -> Result<EgressPolicy, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("egress policy {}: cannot read: {e}", path.display()))?;
-        toml::from_str(&text).map_err(|e| format!("egress policy {}: {e}", path.display()))
+    pub fn load(path: &Path) -> Result<EgressPolicy, PolicyError> {
+        let text = std::fs::read_to_string(path).map_err(|source| PolicyError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| PolicyError::Invalid {
+            path: path.to_owned(),
+            problem: e.to_string(),
+        })
     }
 
     /// What no route may dial: the operator's `deny` list and the addresses
     /// that are never dialed. Both checks below start here.
     fn check_denied(&self, ip: IpAddr) -> Result<(), Refusal> {
         if self.deny.iter().any(|n| n.contains(&ip)) {
-            return Err(Refusal(format!(
-                "{ip} is in a range the egress policy denies (`deny`)"
-            )));
+            return Err(Rule::Denied.at(ip));
         }
         if let Some(what) = never_dialable(ip) {
-            return Err(Refusal(format!("{ip} is {what}, which is never dialed")));
+            return Err(Rule::NeverDialed(what).at(ip));
         }
         Ok(())
     }
@@ -122,41 +206,17 @@ impl EgressPolicy {
             return Ok(());
         }
         if is_link_local_or_metadata(ip) {
-            return Err(link_local_refused(ip));
+            return Err(Rule::LinkLocalOrMetadata.at(ip));
         }
-        if ip.is_loopback() {
-            return if self.allow_loopback {
-                Ok(())
-            } else {
-                Err(Refusal(format!(
-                    "{ip} is loopback; the egress policy denies it (an operator can set `allow_loopback = true`)"
-                )))
-            };
-        }
-        if is_private(ip) {
-            return if self.allow_private {
-                Ok(())
-            } else {
-                Err(Refusal(format!(
-                    "{ip} is a private address; the egress policy denies it (an operator can set `allow_private = true` or list the range under `allow`)"
-                )))
-            };
-        }
-        if self.allow_public {
-            Ok(())
+        let (allowed, rule) = if ip.is_loopback() {
+            (self.allow_loopback, Rule::Loopback)
+        } else if is_private(ip) {
+            (self.allow_private, Rule::Private)
         } else {
-            Err(Refusal(format!(
-                "{ip} is not in any range the egress policy allows (`allow_public = false`)"
-            )))
-        }
+            (self.allow_public, Rule::NotAllowed)
+        };
+        if allowed { Ok(()) } else { Err(rule.at(ip)) }
     }
-}
-
-/// The refusal of a link-local or cloud metadata address, on every route.
-fn link_local_refused(ip: IpAddr) -> Refusal {
-    Refusal(format!(
-        "{ip} is link-local or a cloud metadata address; the egress policy denies it (an operator can list it under `allow`)"
-    ))
 }
 
 impl EgressPolicy {
@@ -176,12 +236,10 @@ impl EgressPolicy {
         let ip = ip.to_canonical();
         self.check_denied(ip)?;
         if ip.is_loopback() {
-            return Err(Refusal(format!(
-                "{ip} is loopback; a private endpoint must resolve to an address in the customer's network, never to this host"
-            )));
+            return Err(Rule::PrivateEndpointOnLoopback.at(ip));
         }
         if is_link_local_or_metadata(ip) && !self.allow.iter().any(|n| n.contains(&ip)) {
-            return Err(link_local_refused(ip));
+            return Err(Rule::LinkLocalOrMetadata.at(ip));
         }
         if self
             .private_endpoint_networks
@@ -190,10 +248,10 @@ impl EgressPolicy {
         {
             Ok(())
         } else {
-            Err(Refusal(format!(
-                "{ip} is outside the operator's private_endpoint_networks ({}); a private endpoint must resolve to a private address",
-                self.private_endpoint_networks_list()
-            )))
+            Err(Rule::OutsidePrivateEndpointNetworks {
+                networks: self.private_endpoint_networks_list(),
+            }
+            .at(ip))
         }
     }
 
@@ -254,7 +312,7 @@ mod tests {
     }
 
     fn refused(p: &EgressPolicy, s: &str) -> String {
-        p.check(ip(s)).expect_err(s).0
+        p.check(ip(s)).expect_err(s).to_string()
     }
 
     #[test]
@@ -341,7 +399,10 @@ mod tests {
         ] {
             assert_eq!(p.check_private_endpoint(ip(ok)), Ok(()), "{ok}");
         }
-        let e = p.check_private_endpoint(ip("203.0.113.7")).unwrap_err().0;
+        let e = p
+            .check_private_endpoint(ip("203.0.113.7"))
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("203.0.113.7")
                 && e.contains("private_endpoint_networks (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 100.64.0.0/10, fc00::/7)")
@@ -371,7 +432,7 @@ mod tests {
             ("0.0.0.0", "unspecified"),
             ("224.0.0.1", "multicast"),
         ] {
-            let e = p.check_private_endpoint(ip(addr)).unwrap_err().0;
+            let e = p.check_private_endpoint(ip(addr)).unwrap_err().to_string();
             assert!(e.contains(why), "{addr}: {e}");
         }
     }
@@ -390,10 +451,13 @@ mod tests {
         assert!(
             p.check_private_endpoint(ip("10.20.30.4"))
                 .unwrap_err()
-                .0
+                .to_string()
                 .contains("deny")
         );
-        let e = p.check_private_endpoint(ip("10.77.0.2")).unwrap_err().0;
+        let e = p
+            .check_private_endpoint(ip("10.77.0.2"))
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("private_endpoint_networks (10.20.0.0/16)"),
             "{e}"
@@ -410,7 +474,7 @@ mod tests {
         assert!(
             none.check_private_endpoint(ip("10.0.0.1"))
                 .unwrap_err()
-                .0
+                .to_string()
                 .contains("private_endpoint_networks (none)")
         );
     }

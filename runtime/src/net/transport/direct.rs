@@ -41,7 +41,7 @@ async fn dial_inner(
         .filter(|a| match policy.check(a.ip()) {
             Ok(()) => true,
             Err(r) => {
-                refusals.push(r.0);
+                refusals.push(r.to_string());
                 false
             }
         })

@@ -104,7 +104,7 @@ fn check_all(
     let refusals: Vec<String> = addrs
         .iter()
         .filter_map(|a| policy.check_private_endpoint(a.ip()).err())
-        .map(|r| r.0)
+        .map(|r| r.to_string())
         .collect();
     if refusals.is_empty() {
         return Ok(());
