@@ -206,27 +206,46 @@ pub fn signature_algorithm(key: &PrivateKeyWithHashAlg) -> String {
     key.algorithm().as_str().to_owned()
 }
 
+/// Making a key failed: the OS's random source, or encoding it (neither is
+/// expected; the message says which step).
+#[derive(Debug, thiserror::Error)]
+#[error("{doing}: {source}")]
+pub struct KeyGenError {
+    doing: &'static str,
+    source: russh::keys::ssh_key::Error,
+}
+
 /// Generates an ed25519 key pair for `airlock keygen`: the private key in
 /// OpenSSH format (unencrypted; the file's mode protects it) and the public key
 /// as an `authorized_keys` line (`ssh-ed25519 AAAA... comment`).
-pub fn generate_ed25519(comment: &str) -> Result<(Secret, String), String> {
+pub fn generate_ed25519(comment: &str) -> Result<(Secret, String), KeyGenError> {
     let mut key = new_ed25519()?;
     key.set_comment(comment);
     let private = key
         .to_openssh(LineEnding::LF)
-        .map_err(|e| format!("encoding the private key: {e}"))?;
+        .map_err(|source| KeyGenError {
+            doing: "encoding the private key",
+            source,
+        })?;
     let public = key
         .public_key()
         .to_openssh()
-        .map_err(|e| format!("encoding the public key: {e}"))?;
+        .map_err(|source| KeyGenError {
+            doing: "encoding the public key",
+            source,
+        })?;
     Ok((Secret::new(private.as_str()), public))
 }
 
 /// A fresh ed25519 key from the OS's random source (client keys, the relay's
 /// and the demo bastion's host keys).
-pub fn new_ed25519() -> Result<PrivateKey, String> {
-    PrivateKey::random(&mut russh::keys::key::safe_rng(), Algorithm::Ed25519)
-        .map_err(|e| format!("generating an ed25519 key: {e}"))
+pub fn new_ed25519() -> Result<PrivateKey, KeyGenError> {
+    PrivateKey::random(&mut russh::keys::key::safe_rng(), Algorithm::Ed25519).map_err(|source| {
+        KeyGenError {
+            doing: "generating an ed25519 key",
+            source,
+        }
+    })
 }
 
 /// Writes a private key to `path` with mode 0600, refusing to overwrite an
