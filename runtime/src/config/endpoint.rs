@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::secret_ref;
+use super::{ConfigError, secret_ref};
 use crate::redact::Redactor;
 
 /// A secret value (key material, passphrase, password). `Debug` never shows it.
@@ -326,7 +326,7 @@ pub(super) fn resolve_endpoints(
     raw: BTreeMap<String, RawEndpoint>,
     base: &Path,
     redactor: &mut Redactor,
-) -> Result<Vec<Endpoint>, String> {
+) -> Result<Vec<Endpoint>, ConfigError> {
     raw.into_iter()
         .map(|(name, e)| resolve_endpoint(name, e, base, redactor))
         .collect()
@@ -337,43 +337,56 @@ fn resolve_endpoint(
     e: RawEndpoint,
     base: &Path,
     redactor: &mut Redactor,
-) -> Result<Endpoint, String> {
+) -> Result<Endpoint, ConfigError> {
     let path = format!("endpoints.{name}");
     if !is_simple_name(&name) {
-        return Err(format!(
-            "{path}: endpoint names use letters, digits, '-', '_' and '.' only"
+        return Err(ConfigError::key(
+            path,
+            "endpoint names use letters, digits, '-', '_' and '.' only",
         ));
     }
     if e.host.trim().is_empty() {
-        return Err(format!("{path}.host: must not be empty"));
+        return Err(ConfigError::key(
+            format!("{path}.host"),
+            "must not be empty",
+        ));
     }
     if e.port == 0 {
-        return Err(format!("{path}.port: must be 1..=65535"));
+        return Err(ConfigError::key(
+            format!("{path}.port"),
+            "must be 1..=65535",
+        ));
     }
     let immediate = match e.tls_handshake.as_deref() {
         None | Some("immediate") => true,
         Some("in-band") => false,
         Some(other) => {
-            return Err(format!(
-                "{path}.tls_handshake: \"{other}\" is not a handshake; use \"immediate\" (HTTPS-style) or \"in-band\" (the connector calls upgrade-tls, as PostgreSQL does)"
+            return Err(ConfigError::key(
+                format!("{path}.tls_handshake"),
+                format!(
+                    "\"{other}\" is not a handshake; use \"immediate\" (HTTPS-style) or \"in-band\" (the connector calls upgrade-tls, as PostgreSQL does)"
+                ),
             ));
         }
     };
     if e.tls == TlsMode::Prefer && immediate {
-        return Err(format!(
-            "{path}.tls: \"prefer\" means TLS if the connector negotiates it in-band; set tls_handshake = \"in-band\", or use tls = \"require\" for a TLS-only port"
+        return Err(ConfigError::key(
+            format!("{path}.tls"),
+            "\"prefer\" means TLS if the connector negotiates it in-band; set tls_handshake = \"in-band\", or use tls = \"require\" for a TLS-only port",
         ));
     }
     if e.tls == TlsMode::Disable
         && (e.ca_file.is_some() || e.client_cert.is_some() || e.client_key.is_some())
     {
-        return Err(format!(
-            "{path}: ca_file/client_cert/client_key are set but tls = \"disable\"; set tls = \"require\" or remove them"
+        return Err(ConfigError::key(
+            path,
+            "ca_file/client_cert/client_key are set but tls = \"disable\"; set tls = \"require\" or remove them",
         ));
     }
     if e.client_cert.is_some() != e.client_key.is_some() {
-        return Err(format!(
-            "{path}: client_cert and client_key go together; set both or neither"
+        return Err(ConfigError::key(
+            path,
+            "client_cert and client_key go together; set both or neither",
         ));
     }
     let client_key = e
@@ -385,7 +398,10 @@ fn resolve_endpoint(
         .connect_timeout_secs
         .unwrap_or(DEFAULT_CONNECT_TIMEOUT_SECS);
     if connect_timeout_secs == 0 {
-        return Err(format!("{path}.connect_timeout_secs: must be at least 1"));
+        return Err(ConfigError::key(
+            format!("{path}.connect_timeout_secs"),
+            "must be at least 1",
+        ));
     }
     let route = match e.via {
         None => Route::Direct,
@@ -396,8 +412,9 @@ fn resolve_endpoint(
             reverse_ssh: None,
         }) => {
             if let Some(k) = t.keys().next() {
-                return Err(format!(
-                    "{path}.via.direct.{k}: a direct route takes no settings"
+                return Err(ConfigError::key(
+                    format!("{path}.via.direct.{k}"),
+                    "a direct route takes no settings",
                 ));
             }
             Route::Direct
@@ -432,9 +449,7 @@ fn resolve_endpoint(
             let target = match &ssh.target {
                 None => None,
                 Some(t) => Some(split_host_port(t).ok_or_else(|| {
-                    format!(
-                        "{bastion_path}.target: \"{t}\" is not host:port; write where the bastion connects, e.g. \"localhost:15432\" for a customer's `ssh -R 15432:db:5432` to that bastion"
-                    )
+                    ConfigError::key(format!("{bastion_path}.target"), format!("\"{t}\" is not host:port; write where the bastion connects, e.g. \"localhost:15432\" for a customer's `ssh -R 15432:db:5432` to that bastion"))
                 })?),
             };
             hops.push(resolve_hop(ssh.hop, bastion_path, base, redactor)?);
@@ -454,8 +469,9 @@ fn resolve_endpoint(
             e.port,
         )?),
         Some(_) => {
-            return Err(format!(
-                "{path}.via: give exactly one route: `via.ssh`, `via.reverse_ssh` or `via.private_endpoint`, or leave `via` out for a direct connection"
+            return Err(ConfigError::key(
+                format!("{path}.via"),
+                "give exactly one route: `via.ssh`, `via.reverse_ssh` or `via.private_endpoint`, or leave `via` out for a direct connection",
             ));
         }
     };
@@ -480,12 +496,18 @@ fn resolve_hop(
     path: String,
     base: &Path,
     redactor: &mut Redactor,
-) -> Result<SshHop, String> {
+) -> Result<SshHop, ConfigError> {
     if h.host.trim().is_empty() {
-        return Err(format!("{path}.host: must not be empty"));
+        return Err(ConfigError::key(
+            format!("{path}.host"),
+            "must not be empty",
+        ));
     }
     if h.user.trim().is_empty() {
-        return Err(format!("{path}.user: must not be empty"));
+        return Err(ConfigError::key(
+            format!("{path}.user"),
+            "must not be empty",
+        ));
     }
     let auth = match (&h.private_key, &h.password) {
         (Some(k), None) => SshAuth::Key {
@@ -498,19 +520,24 @@ fn resolve_hop(
         },
         (None, Some(p)) => {
             if h.passphrase.is_some() {
-                return Err(format!(
-                    "{path}.passphrase: only meaningful with private_key"
+                return Err(ConfigError::key(
+                    format!("{path}.passphrase"),
+                    "only meaningful with private_key",
                 ));
             }
             SshAuth::Password(secret(p, &format!("{path}.password"), base, redactor)?)
         }
         (None, None) => {
-            return Err(format!(
-                "{path}: no credentials; set private_key = {{ file = \"keys/airlock\" }} (make one with `airlock keygen --out keys/airlock`) or password = {{ env = \"...\" }}"
+            return Err(ConfigError::key(
+                path,
+                "no credentials; set private_key = { file = \"keys/airlock\" } (make one with `airlock keygen --out keys/airlock`) or password = { env = \"...\" }",
             ));
         }
         (Some(_), Some(_)) => {
-            return Err(format!("{path}: set private_key or password, not both"));
+            return Err(ConfigError::key(
+                path,
+                "set private_key or password, not both",
+            ));
         }
     };
     let host_key = match (h.host_key, h.known_hosts, h.insecure_accept_any_host_key) {
@@ -519,11 +546,12 @@ fn resolve_hop(
                 HostKeyPins::One(p) => vec![p],
                 HostKeyPins::Many(p) => p,
             };
+            let key = format!("{path}.host_key");
             for p in &pins {
-                check_fingerprint(p).map_err(|e| format!("{path}.host_key: {e}"))?;
+                check_fingerprint(p, &key)?;
             }
             if pins.is_empty() {
-                return Err(format!("{path}.host_key: list at least one fingerprint"));
+                return Err(ConfigError::key(key, "list at least one fingerprint"));
             }
             HostKeyCheck::Pinned(pins)
         }
@@ -531,16 +559,18 @@ fn resolve_hop(
         (None, None, true) => HostKeyCheck::InsecureAcceptAny,
         (None, None, false) => HostKeyCheck::Missing,
         _ => {
-            return Err(format!(
-                "{path}: choose one of host_key, known_hosts and insecure_accept_any_host_key"
+            return Err(ConfigError::key(
+                path,
+                "choose one of host_key, known_hosts and insecure_accept_any_host_key",
             ));
         }
     };
     let keepalive_interval_secs = h.keepalive_interval_secs.unwrap_or(DEFAULT_KEEPALIVE_SECS);
     let keepalive_count = h.keepalive_count.unwrap_or(DEFAULT_KEEPALIVE_COUNT);
     if keepalive_interval_secs == 0 || keepalive_count == 0 {
-        return Err(format!(
-            "{path}: keepalive_interval_secs and keepalive_count must be at least 1"
+        return Err(ConfigError::key(
+            path,
+            "keepalive_interval_secs and keepalive_count must be at least 1",
         ));
     }
     Ok(SshHop {
@@ -559,21 +589,25 @@ fn resolve_private_endpoint(
     pe: RawPrivateEndpoint,
     path: &str,
     endpoint_port: u16,
-) -> Result<PrivateEndpoint, String> {
+) -> Result<PrivateEndpoint, ConfigError> {
     let provider = match pe.provider.as_str() {
         "aws" => Provider::Aws,
         "azure" => Provider::Azure,
         "gcp" => Provider::Gcp,
         other => {
-            return Err(format!(
-                "{path}.provider: \"{other}\" is not a provider; use \"aws\" (PrivateLink), \"azure\" (Private Link) or \"gcp\" (Private Service Connect)"
+            return Err(ConfigError::key(
+                format!("{path}.provider"),
+                format!(
+                    "\"{other}\" is not a provider; use \"aws\" (PrivateLink), \"azure\" (Private Link) or \"gcp\" (Private Service Connect)"
+                ),
             ));
         }
     };
     let address = pe.address.trim();
     if address.is_empty() {
-        return Err(format!(
-            "{path}.address: must not be empty; give the private endpoint's DNS name or IP address"
+        return Err(ConfigError::key(
+            format!("{path}.address"),
+            "must not be empty; give the private endpoint's DNS name or IP address",
         ));
     }
     // An IP literal (v4 or v6) is fine as is; anything else must look like a
@@ -581,24 +615,32 @@ fn resolve_private_endpoint(
     // fix rather than as a lookup failure at sync time.
     if address.parse::<std::net::IpAddr>().is_err() {
         if address.contains("://") || address.contains('/') {
-            return Err(format!(
-                "{path}.address: \"{address}\" looks like a URL; give only the DNS name or IP address"
+            return Err(ConfigError::key(
+                format!("{path}.address"),
+                format!("\"{address}\" looks like a URL; give only the DNS name or IP address"),
             ));
         }
         if address.contains(':') || address.contains('[') {
-            return Err(format!(
-                "{path}.address: \"{address}\" is not a DNS name or IP address; put the port in `port`, and write IPv6 addresses without brackets"
+            return Err(ConfigError::key(
+                format!("{path}.address"),
+                format!(
+                    "\"{address}\" is not a DNS name or IP address; put the port in `port`, and write IPv6 addresses without brackets"
+                ),
             ));
         }
         if !is_simple_name(address) {
-            return Err(format!(
-                "{path}.address: \"{address}\" is not a DNS name or IP address"
+            return Err(ConfigError::key(
+                format!("{path}.address"),
+                format!("\"{address}\" is not a DNS name or IP address"),
             ));
         }
     }
     let port = pe.port.unwrap_or(endpoint_port);
     if port == 0 {
-        return Err(format!("{path}.port: must be 1..=65535"));
+        return Err(ConfigError::key(
+            format!("{path}.port"),
+            "must be 1..=65535",
+        ));
     }
     Ok(PrivateEndpoint {
         address: address.to_owned(),
@@ -612,22 +654,27 @@ fn resolve_reverse(
     path: String,
     base: &Path,
     redactor: &mut Redactor,
-) -> Result<ReverseSshRoute, String> {
+) -> Result<ReverseSshRoute, ConfigError> {
     let (host, port) = split_host_port(&r.relay).ok_or_else(|| {
-        format!(
-            "{path}.relay: \"{}\" is not HOST:PORT, e.g. \"relay.example.com:2222\"",
-            r.relay
+        ConfigError::key(
+            format!("{path}.relay"),
+            format!(
+                "\"{}\" is not HOST:PORT, e.g. \"relay.example.com:2222\"",
+                r.relay
+            ),
         )
     })?;
     if !is_simple_name(&r.tunnel) {
-        return Err(format!(
-            "{path}.tunnel: the tunnel name as in the relay's relay.toml (letters, digits, '-', '_', '.')"
+        return Err(ConfigError::key(
+            format!("{path}.tunnel"),
+            "the tunnel name as in the relay's relay.toml (letters, digits, '-', '_', '.')",
         ));
     }
     if r.private_key.is_none() {
-        return Err(format!(
-            "{path}.private_key: the relay accepts keys only; set private_key = {{ file = \"keys/airlock\" }} \
-             (make one with `airlock keygen --out keys/airlock`, and list its public line under [[workers]] in relay.toml)"
+        return Err(ConfigError::key(
+            format!("{path}.private_key"),
+            "the relay accepts keys only; set private_key = { file = \"keys/airlock\" } \
+             (make one with `airlock keygen --out keys/airlock`, and list its public line under [[workers]] in relay.toml)",
         ));
     }
     let hop = RawHop {
@@ -678,11 +725,17 @@ fn split_host_port(s: &str) -> Option<(String, u16)> {
     (!host.is_empty() && port != 0).then(|| (host.to_owned(), port))
 }
 
-/// `SHA256:` followed by 43 unpadded base64 characters, as `ssh-keygen -l` prints.
-fn check_fingerprint(p: &str) -> Result<(), String> {
-    let b64 = p.strip_prefix("SHA256:").ok_or_else(|| {
-        format!("\"{p}\" is not a SHA256 fingerprint; expected \"SHA256:...\" as `airlock fingerprint HOST` or `ssh-keygen -lf` print it")
-    })?;
+/// `SHA256:` followed by 43 unpadded base64 characters, as `ssh-keygen -l`
+/// prints; `key` is where the pin is written.
+fn check_fingerprint(p: &str, key: &str) -> Result<(), ConfigError> {
+    let Some(b64) = p.strip_prefix("SHA256:") else {
+        return Err(ConfigError::key(
+            key,
+            format!(
+                "\"{p}\" is not a SHA256 fingerprint; expected \"SHA256:...\" as `airlock fingerprint HOST` or `ssh-keygen -lf` print it"
+            ),
+        ));
+    };
     let ok = b64.len() == 43
         && b64
             .chars()
@@ -690,8 +743,9 @@ fn check_fingerprint(p: &str) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!(
-            "\"{p}\" is not a SHA256 fingerprint (43 base64 characters after \"SHA256:\")"
+        Err(ConfigError::key(
+            key,
+            format!("\"{p}\" is not a SHA256 fingerprint (43 base64 characters after \"SHA256:\")"),
         ))
     }
 }
@@ -703,13 +757,16 @@ fn secret(
     path: &str,
     base: &Path,
     redactor: &mut Redactor,
-) -> Result<Secret, String> {
+) -> Result<Secret, ConfigError> {
     let r = match v {
         toml::Value::Table(t) => secret_ref(t),
         _ => None,
     }
     .ok_or_else(|| {
-        format!("{path}: give it as {{ file = \"...\" }} or {{ env = \"VAR\" }}, not inline")
+        ConfigError::key(
+            path,
+            "give it as { file = \"...\" } or { env = \"VAR\" }, not inline",
+        )
     })?;
     let value = r.resolve(path, base)?;
     // Each line on its own too: a log line may quote one line of a key file.
@@ -727,9 +784,11 @@ mod tests {
 
     const PIN: &str = "SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s";
 
+    /// The message, as the user sees it: the assertions compare words.
     fn parse(body: &str) -> Result<JobConfig, String> {
         let dir = std::env::temp_dir();
         JobConfig::parse(&format!("connector = \"c.wasm\"\n{body}"), &dir, "t")
+            .map_err(|e| e.to_string())
     }
 
     fn err(body: &str) -> String {

@@ -1,11 +1,12 @@
 //! The connection file: parsing, validation, defaults and secret references.
 //!
-//! Pure: no wasmtime, no sockets. Every error names the key path (`limits.memory_mb`)
-//! or the file, and says what is expected. Secret values are resolved here, handed
+//! Pure: no wasmtime, no sockets. Every error is a [`ConfigError`] that names
+//! the key path (`limits.memory_mb`) or the file, and says what is expected. Secret values are resolved here, handed
 //! to the connector inside its JSON config, and registered with a [`Redactor`] so
 //! they never show up in a log line or an error.
 
 mod endpoint;
+mod error;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -21,27 +22,7 @@ pub use endpoint::{
     HostKeyCheck, PrivateEndpoint, Provider, ReverseSshRoute, Route, Secret, SshAuth, SshHop,
     SshRoute, Tls, TlsMode,
 };
-
-/// A problem with the connection file. `Display` is the message for the user.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The file could not be read.
-    #[error("cannot read config file {path}: {source}")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// The file is not valid TOML or a key has the wrong shape.
-    #[error("{file}: {message}")]
-    Invalid {
-        /// The file.
-        file: PathBuf,
-        /// Key path, line and what is expected.
-        message: String,
-    },
-}
+pub use error::ConfigError;
 
 /// A validated connection file, with paths made absolute and secrets resolved.
 #[derive(Debug, Clone)]
@@ -111,7 +92,7 @@ impl Default for Limits {
 }
 
 impl Limits {
-    fn validate(&self) -> Result<(), String> {
+    fn validate(&self) -> Result<(), ConfigError> {
         let positive = [
             ("limits.memory_mb", self.memory_mb),
             ("limits.call_timeout_secs", self.call_timeout_secs),
@@ -126,15 +107,18 @@ impl Limits {
         ];
         for (key, v) in positive {
             if v == 0 {
-                return Err(format!("{key}: must be at least 1"));
+                return Err(ConfigError::key(key, "must be at least 1"));
             }
         }
         // A 32-bit wasm memory cannot exceed 4 GiB; a larger limit would read as
         // "unlimited" while promising something the engine cannot give.
         if self.memory_mb > 4096 {
-            return Err(format!(
-                "limits.memory_mb: {} is more than a 32-bit connector can address; use at most 4096",
-                self.memory_mb
+            return Err(ConfigError::key(
+                "limits.memory_mb",
+                format!(
+                    "{} is more than a 32-bit connector can address; use at most 4096",
+                    self.memory_mb
+                ),
             ));
         }
         Ok(())
@@ -181,27 +165,27 @@ impl JobConfig {
             source,
         })?;
         let default_name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("job");
-        Self::parse(&text, &base, default_name).map_err(|message| ConfigError::Invalid {
+        Self::parse(&text, &base, default_name).map_err(|error| ConfigError::Invalid {
             file: path.to_owned(),
-            message,
+            error: Box::new(error),
         })
     }
 
     /// Parses connection-file text. `base` anchors relative paths; `default_name`
-    /// is the job name when the file sets none. The error is the user's message.
-    pub fn parse(text: &str, base: &Path, default_name: &str) -> Result<JobConfig, String> {
+    /// is the job name when the file sets none.
+    pub fn parse(text: &str, base: &Path, default_name: &str) -> Result<JobConfig, ConfigError> {
         let raw: RawConfig = deserialize(text)?;
 
         let name = raw.name.unwrap_or_else(|| default_name.to_owned());
         if name.trim().is_empty() {
-            return Err("name: must not be empty".into());
+            return Err(ConfigError::key("name", "must not be empty"));
         }
         raw.limits.validate()?;
         if raw.connector.as_os_str().is_empty() {
-            return Err(
-                "connector: must be the path of a .wasm component or a connector crate directory"
-                    .into(),
-            );
+            return Err(ConfigError::key(
+                "connector",
+                "must be the path of a .wasm component or a connector crate directory",
+            ));
         }
 
         let mut redactor = Redactor::default();
@@ -223,25 +207,28 @@ impl JobConfig {
     }
 
     /// The destination, or an error saying how to configure one.
-    pub fn require_destination(&self) -> Result<&Destination, String> {
+    pub fn require_destination(&self) -> Result<&Destination, ConfigError> {
         self.destination.as_ref().ok_or_else(|| {
-            "destination: missing; add a `[destination]` table with `duckdb = \"warehouse.duckdb\"`"
-                .to_owned()
+            ConfigError::key(
+                "destination",
+                "missing; add a `[destination]` table with `duckdb = \"warehouse.duckdb\"`",
+            )
         })
     }
 }
 
 /// Deserializes with the failing key's path in the message, and the line it is on.
-fn deserialize<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, String> {
-    let de = toml::Deserializer::parse(text).map_err(|e| with_line(text, &e))?;
+fn deserialize<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, ConfigError> {
+    let de = toml::Deserializer::parse(text).map_err(|e| ConfigError::Toml {
+        problem: with_line(text, &e),
+    })?;
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
-        let inner = e.into_inner();
-        let msg = with_line(text, &inner);
+        let problem = with_line(text, &e.into_inner());
         if path == "." || path.is_empty() {
-            msg
+            ConfigError::Toml { problem }
         } else {
-            format!("{path}: {msg}")
+            ConfigError::Key { key: path, problem }
         }
     })
 }
@@ -264,7 +251,7 @@ fn resolve_table(
     path: &str,
     base: &Path,
     redactor: &mut Redactor,
-) -> Result<Json, String> {
+) -> Result<Json, ConfigError> {
     let mut out = serde_json::Map::with_capacity(table.len());
     for (k, v) in table {
         out.insert(
@@ -280,7 +267,7 @@ fn resolve(
     path: &str,
     base: &Path,
     redactor: &mut Redactor,
-) -> Result<Json, String> {
+) -> Result<Json, ConfigError> {
     use toml::Value as T;
     Ok(match v {
         T::String(s) => Json::String(s.clone()),
@@ -288,7 +275,10 @@ fn resolve(
         T::Float(f) => serde_json::Number::from_f64(*f)
             .map(Json::Number)
             .ok_or_else(|| {
-                format!("{path}: {f} cannot be represented in JSON; use a finite number")
+                ConfigError::key(
+                    path,
+                    format!("{f} cannot be represented in JSON; use a finite number"),
+                )
             })?,
         T::Boolean(b) => Json::Bool(*b),
         T::Datetime(d) => Json::String(d.to_string()),
@@ -328,20 +318,27 @@ fn secret_ref(t: &toml::Table) -> Option<SecretRef<'_>> {
 }
 
 impl SecretRef<'_> {
-    fn resolve(&self, path: &str, base: &Path) -> Result<String, String> {
+    fn resolve(&self, path: &str, base: &Path) -> Result<String, ConfigError> {
         match self {
             SecretRef::Env(var) => std::env::var(var).map_err(|e| match e {
-                std::env::VarError::NotPresent => format!(
-                    "{path}: environment variable {var} is not set; export it, or give the secret as {{ file = \"...\" }}"
+                std::env::VarError::NotPresent => ConfigError::key(
+                    path,
+                    format!(
+                        "environment variable {var} is not set; export it, or give the secret as {{ file = \"...\" }}"
+                    ),
                 ),
-                std::env::VarError::NotUnicode(_) => {
-                    format!("{path}: environment variable {var} is not valid UTF-8")
-                }
+                std::env::VarError::NotUnicode(_) => ConfigError::key(
+                    path,
+                    format!("environment variable {var} is not valid UTF-8"),
+                ),
             }),
             SecretRef::File(file) => {
                 let p = base.join(file);
                 let text = std::fs::read_to_string(&p).map_err(|e| {
-                    format!("{path}: cannot read secret file {}: {e}", p.display())
+                    ConfigError::key(
+                        path,
+                        format!("cannot read secret file {}: {e}", p.display()),
+                    )
                 })?;
                 // Files written by editors and `echo` end in a newline that is not part of the secret.
                 Ok(text.trim_end_matches(['\n', '\r']).to_owned())
@@ -354,8 +351,9 @@ impl SecretRef<'_> {
 mod tests {
     use super::*;
 
+    /// The message, as the user sees it: the assertions compare words.
     fn parse(text: &str) -> Result<JobConfig, String> {
-        JobConfig::parse(text, Path::new("/jobs"), "shop")
+        JobConfig::parse(text, Path::new("/jobs"), "shop").map_err(|e| e.to_string())
     }
 
     #[test]
@@ -495,6 +493,7 @@ mod tests {
         assert!(
             c.require_destination()
                 .unwrap_err()
+                .to_string()
                 .contains("[destination]")
         );
     }
