@@ -9,12 +9,13 @@
 //! One file per part of the file: `limits.rs` (`[limits]`),
 //! `connector_config.rs` (`[config]`), `secret.rs` (secret references),
 //! `endpoint/` (`[endpoints]`, one file per route), and the pieces they share:
-//! `error.rs` and `de.rs` (TOML with key paths and lines).
+//! `error.rs`, `de.rs` (TOML with key paths and lines), `host_port.rs`.
 
 mod connector_config;
 mod de;
 mod endpoint;
 mod error;
+mod host_port;
 mod limits;
 mod secret;
 #[cfg(test)]
@@ -35,6 +36,7 @@ pub use endpoint::{
     Tls, TlsMode,
 };
 pub use error::ConfigError;
+pub use host_port::split_host_port;
 pub use limits::Limits;
 pub use secret::Secret;
 

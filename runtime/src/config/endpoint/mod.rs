@@ -236,22 +236,3 @@ pub(crate) fn is_simple_name(name: &str) -> bool {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
 }
-
-/// `host:port` or `[v6]:port`.
-fn split_host_port(s: &str) -> Option<(String, u16)> {
-    let (host, port) = match s.strip_prefix('[') {
-        Some(rest) => {
-            let (h, tail) = rest.split_once(']')?;
-            (h, tail.strip_prefix(':')?)
-        }
-        None => {
-            let (h, p) = s.rsplit_once(':')?;
-            if h.contains(':') {
-                return None;
-            }
-            (h, p)
-        }
-    };
-    let port: u16 = port.parse().ok()?;
-    (!host.is_empty() && port != 0).then(|| (host.to_owned(), port))
-}

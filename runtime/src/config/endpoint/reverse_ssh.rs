@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 use super::ssh::{HostKeyPins, RawHop, SshRoute, resolve_hop};
-use super::{Route, RouteContext, is_simple_name, split_host_port};
-use crate::config::ConfigError;
+use super::{Route, RouteContext, is_simple_name};
+use crate::config::{ConfigError, split_host_port};
 
 /// A reverse tunnel: an SSH session to the relay (one hop, pooled like any
 /// bastion's), whose `direct-tcpip` target host is the tunnel's name; the
@@ -43,7 +43,7 @@ impl RawReverseSsh {
     /// The relay as a hop (keys only: the relay accepts no passwords) and the tunnel.
     pub(super) fn resolve(self, cx: RouteContext<'_>) -> Result<Route, ConfigError> {
         let path = cx.key;
-        let (host, port) = split_host_port(&self.relay).ok_or_else(|| {
+        let (host, port) = split_host_port(&self.relay, None).ok_or_else(|| {
             ConfigError::key(
                 format!("{path}.relay"),
                 format!(

@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::{Route, RouteContext, split_host_port};
+use super::{Route, RouteContext};
 use crate::config::secret::credential;
-use crate::config::{ConfigError, Secret};
+use crate::config::{ConfigError, Secret, split_host_port};
 use crate::redact::Redactor;
 
 /// SSH hops, in the order they are dialed: `jump` hosts first, the bastion last.
@@ -133,7 +133,7 @@ impl RawSsh {
         }
         let target = match &self.target {
             None => None,
-            Some(t) => Some(split_host_port(t).ok_or_else(|| {
+            Some(t) => Some(split_host_port(t, None).ok_or_else(|| {
                 ConfigError::key(
                     format!("{bastion_path}.target"),
                     format!(
