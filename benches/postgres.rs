@@ -346,7 +346,7 @@ fn sync_legs(
     );
     let mut legs = Vec::new();
     for (name, text) in [(names[0], base.clone()), (names[1], format!("{base}{via}"))] {
-        let cfg = JobConfig::parse(&text, dir.path(), "bench")?;
+        let cfg = JobConfig::parse(&text, dir.path(), "bench").map_err(|e| e.to_string())?;
         let (runtime, rt, dir) = (runtime.clone(), rt.clone(), dir.clone());
         legs.push(Leg::new(
             name,

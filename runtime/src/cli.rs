@@ -158,27 +158,6 @@ pub fn main() -> i32 {
     }
 }
 
-/// `HOST` or `HOST:PORT` (IPv6 as `[::1]:22`) → host and port (22 by default).
-fn split_host_port(target: &str) -> Result<(String, u16), String> {
-    let bad = || format!("\"{target}\" is not HOST or HOST:PORT");
-    if let Some(rest) = target.strip_prefix('[') {
-        let (host, tail) = rest.split_once(']').ok_or_else(bad)?;
-        let port = match tail.strip_prefix(':') {
-            Some(p) => p.parse().map_err(|_| bad())?,
-            None if tail.is_empty() => 22,
-            None => return Err(bad()),
-        };
-        return Ok((host.to_owned(), port));
-    }
-    match target.rsplit_once(':') {
-        Some((host, port)) if !host.contains(':') => {
-            Ok((host.to_owned(), port.parse().map_err(|_| bad())?))
-        }
-        _ if target.is_empty() => Err(bad()),
-        _ => Ok((target.to_owned(), 22)),
-    }
-}
-
 fn print_endpoint_checks(checks: &[job::EndpointCheck]) {
     for c in checks {
         println!("endpoint \"{}\" ({})", c.name, c.target);
@@ -298,7 +277,8 @@ async fn run(cli: Cli, bar: BarSlot) -> Result<(), JobError> {
             target,
             timeout_secs,
         } => {
-            let (host, port) = split_host_port(&target).map_err(JobError::Usage)?;
+            let (host, port) = crate::config::split_host_port(&target, Some(22))
+                .ok_or_else(|| JobError::Usage(format!("\"{target}\" is not HOST or HOST:PORT")))?;
             let (key_type, fingerprint) =
                 crate::net::fetch_host_key(&host, port, Duration::from_secs(timeout_secs))
                     .await

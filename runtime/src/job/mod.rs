@@ -163,7 +163,7 @@ pub async fn spec(rt: &Runtime, connector: &Path) -> Result<serde_json::Value, J
         Path::new("."),
         "spec",
     )
-    .map_err(JobError::Usage)?;
+    .map_err(|e| JobError::Usage(e.to_string()))?;
     let mut instance = instantiate(rt, &loaded, &config).await?;
     let text = instance.spec().await?;
     serde_json::from_str(&text)
@@ -254,7 +254,10 @@ async fn discover_in(
 
 /// Opens the job's destination.
 pub fn open_sink(config: &JobConfig) -> Result<Box<dyn Sink>, JobError> {
-    match config.require_destination().map_err(JobError::Usage)? {
+    match config
+        .require_destination()
+        .map_err(|e| JobError::Usage(e.to_string()))?
+    {
         Destination::DuckDb(path) => {
             let sink = DuckDbSink::open(path).map_err(|e| JobError::Failed(e.to_string()))?;
             Ok(Box::new(sink))
@@ -276,7 +279,9 @@ pub async fn sync(
     config: &JobConfig,
     progress: Arc<Progress>,
 ) -> Result<SyncReport, JobError> {
-    config.require_destination().map_err(JobError::Usage)?;
+    config
+        .require_destination()
+        .map_err(|e| JobError::Usage(e.to_string()))?;
     let loaded = load(&rt.sandbox, &config.connector)?;
     let mut instance = instantiate(rt, &loaded, config).await?;
     let tables = discover_in(&mut instance, config).await?;
