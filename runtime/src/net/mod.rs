@@ -23,7 +23,7 @@ pub use tls::{TlsClient, TlsInfo};
 pub use transport::PathInfo;
 pub use transport::ssh::{HopInfo, RouteInfo, SshPool, Verified, fetch_host_key};
 
-use crate::config::{Endpoint, Route, TlsMode};
+use crate::config::{Endpoint, TlsMode};
 
 /// How long after its deadline a connect attempt is cut off regardless, should
 /// a step ever not bound itself.
@@ -149,40 +149,7 @@ impl Network {
         // is the one that runs out of time.
         let deadline = Deadline::after(e.connect_timeout);
         let open = async {
-            let (stream, path): (BoxStream, PathInfo) = match &e.route {
-                Route::Direct => {
-                    let (tcp, addr) =
-                        transport::direct::dial(&e.host, e.port, &self.dialer.policy, deadline)
-                            .await?;
-                    let path = PathInfo {
-                        hops: vec![format!("tcp {addr}")],
-                        dialed: Some(addr),
-                    };
-                    (Box::new(tcp), path)
-                }
-                Route::Ssh { route, target } => {
-                    let (host, port) = match target {
-                        Some((host, port)) => (host.as_str(), *port),
-                        None => (e.host.as_str(), e.port),
-                    };
-                    transport::ssh::open(&self.dialer, route, host, port, deadline).await?
-                }
-                Route::PrivateEndpoint(pe) => {
-                    // `e.host` is not looked up: the bytes go to the private
-                    // endpoint's address; TLS below still verifies `e.host`.
-                    let (tcp, path) = transport::private_endpoint::dial(
-                        pe,
-                        &self.dialer.policy,
-                        &format!("endpoints.{name}.via.private_endpoint"),
-                        deadline,
-                    )
-                    .await?;
-                    (Box::new(tcp), path)
-                }
-                Route::ReverseSsh(route) => {
-                    transport::reverse_ssh::open(&self.dialer, route, e.port, deadline).await?
-                }
-            };
+            let (stream, path) = transport::open(&self.dialer, e, deadline).await?;
             match (&h.tls, e.tls.immediate) {
                 (Some(tls), true) => {
                     let (stream, info) = tls.handshake(stream, deadline).await?;
