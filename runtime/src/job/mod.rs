@@ -129,7 +129,7 @@ pub fn load(sandbox: &Sandbox, path: &Path) -> Result<LoadedConnector, JobError>
 
 /// The job's network: its endpoints, dialed through the runtime's dialer.
 pub fn network(rt: &Runtime, config: &JobConfig) -> Result<Network, JobError> {
-    Network::new(&config.endpoints, rt.dialer.clone()).map_err(JobError::Usage)
+    Network::new(&config.endpoints, rt.dialer.clone()).map_err(|e| JobError::Usage(e.to_string()))
 }
 
 async fn instantiate(

@@ -23,7 +23,7 @@ pub use tls::{TlsClient, TlsInfo};
 pub use transport::PathInfo;
 pub use transport::ssh::{HopInfo, RouteInfo, SshPool, Verified, fetch_host_key};
 
-use crate::config::{Endpoint, TlsMode};
+use crate::config::{ConfigError, Endpoint, TlsMode};
 
 /// How long after its deadline a connect attempt is cut off regardless, should
 /// a step ever not bound itself.
@@ -81,7 +81,7 @@ pub struct Dialed {
 impl Network {
     /// The network of a job with `endpoints`. Fails (with the key path) if a TLS
     /// setting cannot be loaded, e.g. a missing `ca_file`.
-    pub fn new(endpoints: &[Endpoint], dialer: Dialer) -> Result<Network, String> {
+    pub fn new(endpoints: &[Endpoint], dialer: Dialer) -> Result<Network, ConfigError> {
         let mut map = BTreeMap::new();
         for e in endpoints {
             let tls = match e.tls.mode {

@@ -9,7 +9,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::{ClientConfig, RootCertStore};
 use tokio_rustls::TlsConnector;
 
-use crate::config::Tls;
+use crate::config::{ConfigError, Tls};
 use crate::conn::{BoxStream, Deadline, NetError};
 
 /// A ready-to-use TLS client for one endpoint.
@@ -34,52 +34,67 @@ pub struct TlsInfo {
 impl TlsClient {
     /// Builds the client for `host` from the endpoint's TLS settings. `path` is
     /// the endpoint's key path, for errors (`endpoints.api`).
-    pub fn new(host: &str, tls: &Tls, path: &str) -> Result<TlsClient, String> {
+    pub fn new(host: &str, tls: &Tls, path: &str) -> Result<TlsClient, ConfigError> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut roots = RootCertStore::empty();
         roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
         if let Some(file) = &tls.ca_file {
             let certs = CertificateDer::pem_file_iter(file)
                 .and_then(|it| it.collect::<Result<Vec<_>, _>>())
-                .map_err(|e| format!("{path}.ca_file: cannot read {}: {e}", file.display()))?;
+                .map_err(|e| {
+                    ConfigError::key(
+                        format!("{path}.ca_file"),
+                        format!("cannot read {}: {e}", file.display()),
+                    )
+                })?;
             if certs.is_empty() {
-                return Err(format!(
-                    "{path}.ca_file: {} holds no PEM certificate",
-                    file.display()
+                return Err(ConfigError::key(
+                    format!("{path}.ca_file"),
+                    format!("{} holds no PEM certificate", file.display()),
                 ));
             }
             for cert in certs {
                 roots.add(cert).map_err(|e| {
-                    format!(
-                        "{path}.ca_file: {} holds a certificate rustls refuses: {e}",
-                        file.display()
+                    ConfigError::key(
+                        format!("{path}.ca_file"),
+                        format!("{} holds a certificate rustls refuses: {e}", file.display()),
                     )
                 })?;
             }
         }
         let builder = ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
-            .map_err(|e| format!("{path}: TLS setup: {e}"))?
+            .map_err(|e| ConfigError::key(path, format!("TLS setup: {e}")))?
             .with_root_certificates(roots);
         let config = match (&tls.client_cert, &tls.client_key) {
             (Some(cert), Some(key)) => {
                 let chain = CertificateDer::pem_file_iter(cert)
                     .and_then(|it| it.collect::<Result<Vec<_>, _>>())
                     .map_err(|e| {
-                        format!("{path}.client_cert: cannot read {}: {e}", cert.display())
+                        ConfigError::key(
+                            format!("{path}.client_cert"),
+                            format!("cannot read {}: {e}", cert.display()),
+                        )
                     })?;
                 // The key's text is a secret: the error says what is wrong, never what it holds.
                 let key = PrivateKeyDer::from_pem_slice(key.expose().as_bytes()).map_err(|_| {
-                    format!("{path}.client_key: not a PEM private key (PKCS#8, PKCS#1 or SEC1)")
+                    ConfigError::key(
+                        format!("{path}.client_key"),
+                        "not a PEM private key (PKCS#8, PKCS#1 or SEC1)",
+                    )
                 })?;
                 builder
                     .with_client_auth_cert(chain, key)
-                    .map_err(|e| format!("{path}.client_cert: {e}"))?
+                    .map_err(|e| ConfigError::key(format!("{path}.client_cert"), e.to_string()))?
             }
             _ => builder.with_no_client_auth(),
         };
-        let server_name = ServerName::try_from(host.to_owned())
-            .map_err(|_| format!("{path}.host: \"{host}\" is not a valid TLS server name"))?;
+        let server_name = ServerName::try_from(host.to_owned()).map_err(|_| {
+            ConfigError::key(
+                format!("{path}.host"),
+                format!("\"{host}\" is not a valid TLS server name"),
+            )
+        })?;
         Ok(TlsClient {
             connector: TlsConnector::from(Arc::new(config)),
             server_name,
