@@ -20,6 +20,7 @@
 pub mod cli;
 pub mod columns;
 pub mod config;
+#[cfg(feature = "demo")]
 pub mod demo;
 pub mod guest_build;
 pub mod job;

@@ -6,6 +6,7 @@
 //! writer above it).
 
 mod check;
+#[cfg(feature = "demo")]
 mod demo;
 mod discover;
 mod fingerprint;
@@ -121,6 +122,7 @@ enum Command {
     },
     /// Run a real sync through an embedded SSH bastion to a sample HTTPS API, into
     /// DuckDB, with nothing to install.
+    #[cfg(feature = "demo")]
     Demo {
         /// Where the connection file, keys and DuckDB file go.
         #[arg(long, default_value = "airlock-demo")]
@@ -203,6 +205,7 @@ async fn run(cli: Cli, bar: BarSlot) -> Result<(), JobError> {
             timeout_secs,
         } => fingerprint::run(&target, timeout_secs).await,
         Command::Relay { config, action } => relay::run(config, action).await,
+        #[cfg(feature = "demo")]
         Command::Demo { dir, customers } => demo::run(dir, customers, cache_dir, cli.quiet).await,
     }
 }
