@@ -32,7 +32,7 @@ use airlock::sandbox::SandboxOptions;
 use airlock::ssh::{FirstHopDialer, SshPool};
 use tokio::io::AsyncReadExt;
 
-#[path = "../tests/harness/sshd.rs"]
+#[path = "../tests/all/harness/sshd.rs"]
 #[allow(dead_code)]
 mod sshd;
 
