@@ -32,7 +32,7 @@ use airlock::net::transport::ssh::{FirstHopDialer, SshPool};
 use airlock::sandbox::SandboxOptions;
 use tokio::io::AsyncReadExt;
 
-#[path = "../tests/harness/sshd.rs"]
+#[path = "../tests/all/harness/sshd.rs"]
 #[allow(dead_code)]
 mod sshd;
 

@@ -41,11 +41,11 @@ use airlock::job::{self, Progress, Runtime};
 use airlock::net::EgressPolicy;
 use airlock::sandbox::SandboxOptions;
 
-#[path = "../tests/harness/sshd.rs"]
+#[path = "../tests/all/harness/sshd.rs"]
 #[allow(dead_code)]
 mod sshd;
 
-#[path = "../tests/harness/postgres.rs"]
+#[path = "../tests/all/harness/postgres.rs"]
 #[allow(dead_code)]
 mod postgres;
 

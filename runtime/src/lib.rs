@@ -21,6 +21,7 @@ pub mod cli;
 pub mod columns;
 pub mod config;
 pub mod conn;
+#[cfg(feature = "demo")]
 pub mod demo;
 pub mod guest_build;
 pub mod job;

@@ -3,7 +3,7 @@
 //! `ssh -N -R`, and the `airlock` binary runs the nettest connector through
 //! `via.reverse_ssh` to an echo server behind that tunnel.
 
-mod harness;
+use crate::harness;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -1,6 +1,6 @@
 //! Bad input gets a clear error, the right exit code, and writes nothing.
 
-mod harness;
+use crate::harness;
 
 use harness::{Job, airlock, guest, repo};
 

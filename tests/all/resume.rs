@@ -1,7 +1,7 @@
 //! Checkpoint = commit: a sync that crashes after its k-th checkpoint resumes
 //! from it, and ends with exactly the tables of a clean run.
 
-mod harness;
+use crate::harness;
 
 use harness::{Job, guest, scalar};
 

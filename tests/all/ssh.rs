@@ -3,7 +3,7 @@
 //! after the bastion restarts, a stalled connection beside a busy one, and
 //! fetching a server's fingerprint. Each test asserts what a user would see.
 
-mod harness;
+use crate::harness;
 
 use std::path::Path;
 use std::sync::Arc;

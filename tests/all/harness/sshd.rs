@@ -349,7 +349,8 @@ fn ensure_user() {
             .status
             .success();
         if !exists {
-            // Another test binary may create it at the same moment.
+            // Another process (a bench, a second test run) may create it at the
+            // same moment.
             let _ = Command::new("useradd")
                 .args(["-m", "-s", "/bin/sh", USER])
                 .status();

@@ -1,6 +1,6 @@
 //! `hello` synced into DuckDB through the real `airlock` binary, read back.
 
-mod harness;
+use crate::harness;
 
 use harness::{Job, guest, query, scalar};
 

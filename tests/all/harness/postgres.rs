@@ -692,7 +692,8 @@ fn ensure_os_user() -> (u32, u32) {
                 })
         };
         if id("-u").is_none() {
-            // Another test binary may create it at the same moment; `id` decides.
+            // Another process (a bench, a second test run) may create it at the
+            // same moment; `id` decides.
             let _ = Command::new("useradd")
                 .args(["--system", "--user-group", "--no-create-home"])
                 .args(["--shell", "/usr/sbin/nologin", OS_USER])

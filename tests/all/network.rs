@@ -2,7 +2,7 @@
 //! the `airlock` binary probes its endpoints, and the tests read back what each
 //! probe got — plus what the peers saw.
 
-mod harness;
+use crate::harness;
 
 use harness::net::{self, Server, probes, results};
 use harness::{Job, guest};

@@ -4,7 +4,7 @@
 //! when the address is loopback, public, or outside what the operator's
 //! `private_endpoint_networks` allows. Needs root (network namespaces).
 
-mod harness;
+use crate::harness;
 
 use harness::net::{probes, results};
 use harness::netns::{ECHO_PORT, HTTPS_PORT, PrivateNet};

@@ -7,7 +7,7 @@
 //! destination checked against the source, and a bastion killed mid-sync.
 //! Needs root (the server's system user, network namespaces).
 
-mod harness;
+use crate::harness;
 
 use std::io::Write;
 use std::net::{SocketAddr, TcpStream};

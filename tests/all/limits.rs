@@ -1,7 +1,7 @@
 //! A connector that loops, hoards memory or floods a host call is stopped with
 //! a clear error, and the same host process runs the next job fine.
 
-mod harness;
+use crate::harness;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -1,8 +1,9 @@
 //! Shared helpers for the end-to-end tests: build the guest connectors once per
-//! test binary, lay out a job in a temp dir, run the real `airlock` binary, and
-//! read back the DuckDB file it wrote.
+//! run, lay out a job in a temp dir, run the real `airlock` binary, and read
+//! back the DuckDB file it wrote.
 
-#![allow(dead_code)] // each test binary uses a different subset
+// The benches include sshd.rs and postgres.rs too and use helpers the tests do not.
+#![allow(dead_code)]
 
 pub mod net;
 pub mod netns;
