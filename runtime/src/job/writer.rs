@@ -236,7 +236,9 @@ impl Writer {
         self.guard(|w| {
             let schema = w.schema(table)?;
             for (i, row) in rows.iter().enumerate() {
-                schema.check_row(row, i).map_err(WriteError::Invalid)?;
+                schema
+                    .check_row(row, i)
+                    .map_err(|e| WriteError::Invalid(e.to_string()))?;
             }
             let n = rows.len() as u64;
             w.send(Op::Upsert(table.to_owned(), rows), bytes)?;
@@ -258,7 +260,9 @@ impl Writer {
             if batch.rows == 0 {
                 return Ok(());
             }
-            batch.check(schema).map_err(WriteError::Invalid)?;
+            batch
+                .check(schema)
+                .map_err(|e| WriteError::Invalid(e.to_string()))?;
             let n = batch.rows as u64;
             w.send(Op::UpsertColumns(table.to_owned(), batch), bytes)?;
             w.progress.add(table, |t| t.upserts += n);
@@ -277,7 +281,9 @@ impl Writer {
         self.guard(|w| {
             let schema = w.schema(table)?;
             for (i, key) in keys.iter().enumerate() {
-                schema.check_key(key, i).map_err(WriteError::Invalid)?;
+                schema
+                    .check_key(key, i)
+                    .map_err(|e| WriteError::Invalid(e.to_string()))?;
             }
             let n = keys.len() as u64;
             w.send(Op::Delete(table.to_owned(), keys), bytes)?;

@@ -580,7 +580,7 @@ impl DuckDbSink {
 
     fn prepare_table(&mut self, schema: &TableSchema) -> SinkResult<()> {
         let (name, target) = (&schema.name, quote(&schema.name));
-        schema.validate().map_err(SinkError)?;
+        schema.validate().map_err(|e| SinkError(e.to_string()))?;
         for sql in self.plan_table(schema)? {
             self.conn
                 .execute_batch(&sql)
