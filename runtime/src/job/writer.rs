@@ -51,7 +51,7 @@ pub enum WriteError {
 
 impl From<SinkError> for WriteError {
     fn from(e: SinkError) -> Self {
-        WriteError::Destination(e.0)
+        WriteError::Destination(e.message)
     }
 }
 
@@ -521,7 +521,7 @@ mod tests {
 
     use super::*;
     use crate::schema::{Column, ColumnType, Value};
-    use crate::sink::SinkResult;
+    use crate::sink::{SinkErrorKind, SinkResult};
 
     /// What the fake destination holds: committed ids and state, commits so far.
     #[derive(Default)]
@@ -570,7 +570,7 @@ mod tests {
             let mut s = self.0.lock().unwrap();
             s.commits += 1;
             if s.commits == self.1 {
-                return Err(SinkError("table `t`: disk full".into()));
+                return Err(SinkError::new(SinkErrorKind::Io, "table `t`: disk full"));
             }
             let pending = std::mem::take(&mut s.pending);
             s.rows.extend(pending);

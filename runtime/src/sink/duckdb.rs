@@ -43,7 +43,7 @@ use duckdb::types::{TimeUnit, ToSqlOutput, ValueRef};
 use duckdb::{Connection, OptionalExt, ToSql, appender_params_from_iter};
 
 use self::columns::Cells;
-use super::{Sink, SinkError, SinkResult};
+use super::{Sink, SinkError, SinkErrorKind, SinkResult};
 use crate::columns::{ColumnBatch, ColumnData};
 use crate::schema::{Column, ColumnType, Row, TableSchema, Value, rows_bytes};
 
@@ -237,40 +237,79 @@ trait Context<T> {
 
 impl<T> Context<T> for duckdb::Result<T> {
     fn ctx(self, table: &str, action: &str) -> SinkResult<T> {
-        self.map_err(|e| SinkError(format!("table `{table}`: {action} failed: {e}")))
+        self.map_err(|e| {
+            let msg = e.to_string();
+            let kind = class(&msg).map_or(SinkErrorKind::Database, kind);
+            SinkError::new(kind, format!("table `{table}`: {action} failed: {msg}")).in_table(table)
+        })
     }
 
     fn data_ctx(self, table: &str, action: &str) -> SinkResult<T> {
         self.map_err(|e| {
             let msg = e.to_string();
-            let class = (msg.split_once(": ").map(|(c, _)| c))
-                .filter(|c| {
-                    c.ends_with("Error")
-                        && c.chars().all(|ch| ch.is_ascii_alphabetic() || ch == ' ')
-                })
-                .unwrap_or("DuckDB error");
+            let class = class(&msg).unwrap_or("DuckDB error");
             let detail = match class == "IO Error" || class.contains("Memory") {
                 true => msg.clone(),
                 false => format!("{class}; details withheld as they may contain row values"),
             };
-            SinkError(format!(
+            let message = format!(
                 "table `{table}`: {action} failed ({detail}). The rows since the last checkpoint \
                  were dropped: check that the connector's values fit their declared types \
                  (decimal precision and scale, valid JSON), then resume from the last checkpoint"
-            ))
+            );
+            // Row data that fails is, short of a storage failure, a value that
+            // does not fit its column.
+            let kind = match kind(class) {
+                SinkErrorKind::Database => SinkErrorKind::BadValue,
+                other => other,
+            };
+            SinkError::new(kind, message).in_table(table)
         })
     }
+}
+
+/// DuckDB's error class, the words before the first `": "` of its message
+/// (`Conversion Error`, `IO Error`), if the message has one.
+fn class(msg: &str) -> Option<&str> {
+    (msg.split_once(": ").map(|(c, _)| c)).filter(|c| {
+        c.ends_with("Error") && c.chars().all(|ch| ch.is_ascii_alphabetic() || ch == ' ')
+    })
+}
+
+/// The kind of failure a DuckDB error class stands for.
+fn kind(class: &str) -> SinkErrorKind {
+    match class {
+        "IO Error" => SinkErrorKind::Io,
+        c if c.contains("Memory") => SinkErrorKind::Io,
+        "Conversion Error" | "Invalid Input Error" | "Constraint Error" | "Out of Range Error" => {
+            SinkErrorKind::BadValue
+        }
+        _ => SinkErrorKind::Database,
+    }
+}
+
+/// Whether a DuckDB message says another process holds the file's lock.
+fn is_locked(msg: &str) -> bool {
+    msg.contains("Could not set lock")
 }
 
 impl DuckDbSink {
     /// Opens (creating if needed) the database file at `path`. Its directory must exist.
     pub fn open(path: &Path) -> SinkResult<Self> {
         let conn = Connection::open(path).map_err(|e| {
-            SinkError(format!(
-                "cannot open DuckDB destination {}: {e}. Check that its directory exists and is \
-                 writable and that no other process (another airlock run, a DuckDB shell) has it open",
-                path.display()
-            ))
+            let msg = e.to_string();
+            let kind = match is_locked(&msg) {
+                true => SinkErrorKind::Locked,
+                false => SinkErrorKind::Unavailable,
+            };
+            SinkError::new(
+                kind,
+                format!(
+                    "cannot open DuckDB destination {}: {msg}. Check that its directory exists and is \
+                     writable and that no other process (another airlock run, a DuckDB shell) has it open",
+                    path.display()
+                ),
+            )
         })?;
         Self::init(conn)
     }
@@ -504,11 +543,15 @@ impl DuckDbSink {
                    FROM (FROM duckdb_constraints() WHERE constraint_type = 'PRIMARY KEY')";
         let key: Vec<String> = self.catalog(name, sql, |r| r.get(0))?;
         if key.join("\0").to_lowercase() != schema.primary_key.join("\0").to_lowercase() {
-            return Err(SinkError(format!(
-                "table `{name}`: the destination's primary key is ({}) but the connector declares ({}); {fix}",
-                key.join(", "),
-                schema.primary_key.join(", ")
-            )));
+            return Err(SinkError::new(
+                SinkErrorKind::SchemaConflict,
+                format!(
+                    "table `{name}`: the destination's primary key is ({}) but the connector declares ({}); {fix}",
+                    key.join(", "),
+                    schema.primary_key.join(", ")
+                ),
+            )
+            .in_table(name));
         }
         let mut ddl = Vec::new();
         for c in &schema.columns {
@@ -516,10 +559,14 @@ impl DuckDbSink {
             match existing.iter().find(|e| e.0.eq_ignore_ascii_case(&c.name)) {
                 None => ddl.push(format!("ALTER TABLE {target} ADD COLUMN {col} {want}")),
                 Some(e) if e.1 != want => {
-                    return Err(SinkError(format!(
-                        "table `{name}` column `{}`: the destination column is {} but the connector declares {}; {fix}",
-                        c.name, e.1, c.ty
-                    )));
+                    return Err(SinkError::new(
+                        SinkErrorKind::SchemaConflict,
+                        format!(
+                            "table `{name}` column `{}`: the destination column is {} but the connector declares {}; {fix}",
+                            c.name, e.1, c.ty
+                        ),
+                    )
+                    .in_table(name));
                 }
                 Some(e) if !e.2 && c.nullable => {
                     ddl.push(format!("ALTER TABLE {target} ALTER {col} DROP NOT NULL"))
@@ -580,7 +627,7 @@ impl DuckDbSink {
 
     fn prepare_table(&mut self, schema: &TableSchema) -> SinkResult<()> {
         let (name, target) = (&schema.name, quote(&schema.name));
-        schema.validate().map_err(|e| SinkError(e.to_string()))?;
+        schema.validate()?;
         for sql in self.plan_table(schema)? {
             self.conn
                 .execute_batch(&sql)
@@ -708,9 +755,11 @@ fn list<T>(items: impl IntoIterator<Item = T>, f: impl FnMut(T) -> String) -> St
 
 fn lookup<'a>(tables: &'a mut HashMap<String, Table>, name: &str) -> SinkResult<&'a mut Table> {
     tables.get_mut(name).ok_or_else(|| {
-        SinkError(format!(
-            "table `{name}` was not prepared; declare it in the connector's schema"
-        ))
+        SinkError::new(
+            SinkErrorKind::Refused,
+            format!("table `{name}` was not prepared; declare it in the connector's schema"),
+        )
+        .in_table(name)
     })
 }
 
@@ -745,8 +794,13 @@ fn append_direct(conn: &Connection, t: &mut Table, at: i64) -> SinkResult<()> {
     }
     if !t.direct.batches.is_empty() {
         // One batch of them all: the appender's cost per row falls with its size.
-        let cols = columns::concat(std::mem::take(&mut t.direct.batches))
-            .map_err(|e| SinkError(format!("table `{}`: gathering rows: {e}", t.name)))?;
+        let cols = columns::concat(std::mem::take(&mut t.direct.batches)).map_err(|e| {
+            SinkError::new(
+                SinkErrorKind::Database,
+                format!("table `{}`: gathering rows: {e}", t.name),
+            )
+            .in_table(&t.name)
+        })?;
         let n = cols[0].len();
         (app.append_record_batch(with_ours(cols, n))).data_ctx(&t.name, "appending rows")?;
     }
@@ -997,9 +1051,13 @@ impl Sink for DuckDbSink {
 
     fn delete(&mut self, table: &str, keys: Vec<Row>) -> SinkResult<()> {
         if lookup(&mut self.tables, table)?.key.is_empty() {
-            return Err(SinkError(format!(
-                "table `{table}` has no primary key, so rows cannot be deleted; declare a primary key or truncate"
-            )));
+            return Err(SinkError::new(
+                SinkErrorKind::Refused,
+                format!(
+                    "table `{table}` has no primary key, so rows cannot be deleted; declare a primary key or truncate"
+                ),
+            )
+            .in_table(table));
         }
         self.window.get_or_insert_with(Instant::now);
         self.append_gathered(table)?;
@@ -1178,6 +1236,24 @@ mod tests {
     ];
 
     #[test]
+    fn classes_map_to_kinds() {
+        let of = |m: &str| class(m).map_or(SinkErrorKind::Database, kind);
+        assert_eq!(of("IO Error: No space left on device"), SinkErrorKind::Io);
+        assert_eq!(of("Out of Memory Error: failed"), SinkErrorKind::Io);
+        let bad = "Conversion Error: Could not convert string 'x' to DECIMAL(4,1)";
+        assert_eq!(of(bad), SinkErrorKind::BadValue);
+        assert_eq!(
+            of("Catalog Error: Table x does not exist"),
+            SinkErrorKind::Database
+        );
+        assert_eq!(of("no class here"), SinkErrorKind::Database);
+        assert_eq!(class("Not an: error class"), None);
+        assert!(is_locked(
+            "IO Error: Could not set lock on file \"x.duckdb\": Conflicting lock is held"
+        ));
+    }
+
+    #[test]
     fn all_types_round_trip() {
         let (_dir, mut s) = sink();
         let types = EVERY_TYPE;
@@ -1239,7 +1315,7 @@ mod tests {
         ] {
             s.upsert("pay", vec![good.clone()]).unwrap();
             s.upsert("pay", row).unwrap();
-            let e = s.commit("job", "s").unwrap_err().0;
+            let e = s.commit("job", "s").unwrap_err().to_string();
             assert!(
                 e.contains("table `pay`") && !e.contains("secret") && !e.contains("9999"),
                 "{e}"
@@ -1364,7 +1440,7 @@ mod tests {
         let email = r#"SELECT coalesce("Email", '-') FROM users ORDER BY id"#;
         assert_eq!(query(&s, email), ["-", "e"]);
         t.columns[1].ty = ColumnType::Int;
-        let e = s.prepare(&[t.clone()]).unwrap_err().0;
+        let e = s.prepare(&[t.clone()]).unwrap_err().to_string();
         assert!(
             e.contains("table `users` column `name`") && e.contains("VARCHAR"),
             "{e}"
@@ -1372,7 +1448,7 @@ mod tests {
         assert!(e.contains("drop the table"), "{e}");
         (t.columns[1].ty, t.columns[1].nullable) = (ColumnType::Text, false);
         t.primary_key.push("name".into());
-        let e = s.prepare(&[t]).unwrap_err().0;
+        let e = s.prepare(&[t]).unwrap_err().to_string();
         assert!(
             e.contains("table `users`") && e.contains("primary key is (id)"),
             "{e}"
@@ -1391,7 +1467,7 @@ mod tests {
         assert!(
             s.delete("log", vec![vec![]])
                 .unwrap_err()
-                .0
+                .to_string()
                 .contains("no primary key")
         );
         s.abort();
@@ -1639,7 +1715,7 @@ mod tests {
         let e = DuckDbSink::open(&dir.path().join("no/dest.duckdb"))
             .err()
             .unwrap()
-            .0;
+            .to_string();
         assert!(
             e.contains("no/dest.duckdb") && e.contains("directory exists"),
             "{e}"
@@ -1744,7 +1820,7 @@ mod tests {
         s.upsert("pay", vec![pay(1, "1.5"), pay(2, "2.5")]).unwrap();
         s.commit("job", "s1").unwrap();
         s.upsert("pay", vec![pay(3, "99999.9")]).unwrap();
-        let e = s.commit("job", "s2").unwrap_err().0;
+        let e = s.commit("job", "s2").unwrap_err().to_string();
         assert!(e.contains("table `pay`") && !e.contains("9999"), "{e}");
         s.abort();
         assert_eq!(s.durable(), 0, "the folded checkpoint went with the window");

@@ -12,16 +12,13 @@
 //! with the rest of the uncommitted window.
 
 mod duckdb;
+mod error;
 
 pub use self::duckdb::{Cell as DuckDbCell, DuckDbSink};
+pub use self::error::{SinkError, SinkErrorKind};
 
 use crate::columns::ColumnBatch;
 use crate::schema::{Row, TableSchema};
-
-/// A destination failure. The message names the table and says what went wrong.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct SinkError(pub String);
 
 /// Shorthand for results of sink operations.
 pub type SinkResult<T> = Result<T, SinkError>;
