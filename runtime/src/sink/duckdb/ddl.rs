@@ -12,6 +12,14 @@ use crate::sink::{SinkError, SinkErrorKind, SinkResult};
 /// Maps a catalog row.
 type RowFn<T> = fn(&duckdb::Row<'_>) -> duckdb::Result<T>;
 
+/// A column of a table in the destination, as the catalog describes it.
+struct Existing {
+    name: String,
+    /// DuckDB's name of its type (`BIGINT`, `DECIMAL(12,2)`).
+    ty: String,
+    nullable: bool,
+}
+
 impl DuckDbSink {
     /// Rows of a catalog query about `table` (see [`sql::catalog`]).
     fn catalog<T>(&self, table: &str, query: &str, f: RowFn<T>) -> SinkResult<Vec<T>> {
@@ -27,10 +35,13 @@ impl DuckDbSink {
     /// The DDL that brings the target table in line with `schema`, or why it cannot.
     fn plan_table(&self, schema: &TableSchema) -> SinkResult<Vec<String>> {
         let name = &schema.name;
-        let existing: Vec<(String, String, bool)> =
-            self.catalog(name, sql::CATALOG_COLUMNS, |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })?;
+        let existing: Vec<Existing> = self.catalog(name, sql::CATALOG_COLUMNS, |r| {
+            Ok(Existing {
+                name: r.get(0)?,
+                ty: r.get(1)?,
+                nullable: r.get(2)?,
+            })
+        })?;
         if existing.is_empty() {
             return Ok(vec![sql::create_table(schema)]);
         }
@@ -49,26 +60,30 @@ impl DuckDbSink {
         let mut ddl = Vec::new();
         for c in &schema.columns {
             let want = sql::sql_type(c.ty);
-            match existing.iter().find(|e| e.0.eq_ignore_ascii_case(&c.name)) {
+            match existing
+                .iter()
+                .find(|e| e.name.eq_ignore_ascii_case(&c.name))
+            {
                 None => ddl.push(sql::add_column(name, c)),
-                Some(e) if e.1 != want => {
+                Some(e) if e.ty != want => {
                     return Err(conflict(format!(
                         "table `{name}` column `{}`: the destination column is {} but the connector declares {}; {fix}",
-                        c.name, e.1, c.ty
+                        c.name, e.ty, c.ty
                     )));
                 }
-                Some(e) if !e.2 && c.nullable => ddl.push(sql::drop_not_null(name, &c.name)),
+                Some(e) if !e.nullable && c.nullable => ddl.push(sql::drop_not_null(name, &c.name)),
                 Some(_) => {}
             }
         }
         // A column the connector no longer declares gets NULLs from now on.
-        for (col, _, nullable) in &existing {
+        for e in &existing {
             let declared = schema
                 .columns
                 .iter()
-                .any(|c| c.name.eq_ignore_ascii_case(col));
-            if !declared && !nullable && !col.starts_with("_airlock") && !key.contains(col) {
-                ddl.push(sql::drop_not_null(name, col));
+                .any(|c| c.name.eq_ignore_ascii_case(&e.name));
+            if !declared && !e.nullable && !e.name.starts_with("_airlock") && !key.contains(&e.name)
+            {
+                ddl.push(sql::drop_not_null(name, &e.name));
             }
         }
         Ok(ddl)

@@ -56,7 +56,7 @@ use duckdb::{Connection, OptionalExt};
 
 pub use self::cell::Cell;
 use self::context::{Context, is_locked};
-use self::table::{Table, lookup};
+use self::table::{Pending, Table, lookup};
 use self::window::Held;
 use super::{Sink, SinkError, SinkErrorKind, SinkResult};
 use crate::columns::ColumnBatch;
@@ -169,7 +169,7 @@ impl Sink for DuckDbSink {
         // Rows gathered before this batch land before it.
         self.append_gathered(table)?;
         let t = lookup(&mut self.tables, table)?;
-        t.pending.extend(rows.into_iter().map(|r| (false, r)));
+        t.pending.extend(rows.into_iter().map(Pending::Upsert));
         Ok(())
     }
 
@@ -200,7 +200,7 @@ impl Sink for DuckDbSink {
         self.append_gathered(table)?;
         let t = lookup(&mut self.tables, table)?;
         t.deletes_pending |= !keys.is_empty();
-        t.pending.extend(keys.into_iter().map(|k| (true, k)));
+        t.pending.extend(keys.into_iter().map(Pending::Delete));
         Ok(())
     }
 

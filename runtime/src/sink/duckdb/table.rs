@@ -18,8 +18,8 @@ pub(super) struct Table {
     /// The declared column types, in order.
     pub types: Vec<ColumnType>,
     pub key: Vec<usize>,
-    /// Operations since the last flush, in arrival order: (is delete, row or key).
-    pub pending: Vec<(bool, Row)>,
+    /// Operations since the last flush, in arrival order.
+    pub pending: Vec<Pending>,
     pub deletes_pending: bool,
     /// Set when the target's columns are exactly the declared ones (none JSON,
     /// which needs the validating cast) plus airlock's two, and the key is one
@@ -39,6 +39,14 @@ pub(super) struct Table {
     pub past_mark_sql: Option<String>,
     /// Folds the staging table into the target.
     pub folds: Folds,
+}
+
+/// One pending operation of a table, in the order the connector sent it.
+pub(super) enum Pending {
+    /// An upserted row: every column.
+    Upsert(Row),
+    /// A deleted row: its key columns only, in key order.
+    Delete(Row),
 }
 
 impl Table {
