@@ -306,7 +306,7 @@ pub async fn sync(
         config.limits.buffered_rows,
         progress.clone(),
     );
-    instance.records().set_writer(writer);
+    instance.records().set_writer(Box::new(writer));
     progress.restart_clock();
 
     let outcome = instance
@@ -314,7 +314,7 @@ pub async fn sync(
         .await;
     let mut writer = instance
         .records()
-        .take_writer()
+        .take_writer::<Writer>()
         .expect("the writer stays installed during sync");
     let failed = |what: String| {
         let s = progress.snapshot();

@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use super::progress::Progress;
 use crate::columns::ColumnBatch;
+use crate::sandbox::{RecordError, RecordWriter};
 use crate::schema::{Row, TableSchema};
 use crate::sink::{Sink, SinkError};
 
@@ -449,6 +450,35 @@ impl Writer {
 impl Drop for Writer {
     fn drop(&mut self) {
         self.stop(false);
+    }
+}
+
+/// The sandbox's records calls land here, each with the bytes the host call
+/// measured for its payload limit.
+impl RecordWriter for Writer {
+    fn upsert(&mut self, table: &str, rows: Vec<Row>, bytes: u64) -> Result<(), RecordError> {
+        Ok(self.upsert_measured(table, rows, bytes)?)
+    }
+
+    fn upsert_columns(
+        &mut self,
+        table: &str,
+        batch: ColumnBatch,
+        bytes: u64,
+    ) -> Result<(), RecordError> {
+        Ok(Writer::upsert_columns(self, table, batch, bytes)?)
+    }
+
+    fn delete(&mut self, table: &str, keys: Vec<Row>, bytes: u64) -> Result<(), RecordError> {
+        Ok(self.delete_measured(table, keys, bytes)?)
+    }
+
+    fn truncate(&mut self, table: &str) -> Result<(), RecordError> {
+        Ok(Writer::truncate(self, table)?)
+    }
+
+    fn checkpoint(&mut self, state: String) -> Result<(), RecordError> {
+        Ok(Writer::checkpoint(self, state)?)
     }
 }
 
