@@ -21,8 +21,8 @@ use std::time::{Duration, Instant};
 use super::progress::Progress;
 use crate::columns::ColumnBatch;
 use crate::sandbox::{RecordError, RecordWriter};
-use crate::schema::{Row, TableSchema};
-use crate::sink::{Sink, SinkError};
+use crate::schema::{Row, SchemaError, TableSchema};
+use crate::sink::{Sink, SinkError, SinkErrorKind};
 
 /// Operations queued for the sink thread. The DuckDB sink appends a full
 /// sync 16,384 rows at a time; the queue holds more than that in SDK batches
@@ -42,18 +42,27 @@ const QUEUE_WAIT: Duration = Duration::from_secs(600);
 /// Why a records call was refused. The message is for the connector author.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum WriteError {
-    /// The connector broke the contract (unknown table, wrong row shape).
+    /// A row, key or column batch that does not match its table.
     #[error("{0}")]
-    Invalid(String),
+    Invalid(#[from] SchemaError),
+    /// A table `discover` did not return.
+    #[error(
+        "table `{table}` was not returned by `discover` (tables: {}); declare it there first",
+        .known.join(", ")
+    )]
+    UnknownTable {
+        /// The table the call named.
+        table: String,
+        /// The tables `discover` returned, sorted.
+        known: Vec<String>,
+    },
+    /// An earlier call failed (this error): once one has, nothing more is
+    /// accepted, so a connector that ignores an error cannot lose rows silently.
+    #[error("an earlier records call failed: {0}")]
+    AfterFailure(Box<WriteError>),
     /// The destination failed.
     #[error("destination: {0}")]
-    Destination(String),
-}
-
-impl From<SinkError> for WriteError {
-    fn from(e: SinkError) -> Self {
-        WriteError::Destination(e.message)
-    }
+    Destination(#[from] SinkError),
 }
 
 /// One step for the sink thread, applied in the order the connector asked.
@@ -237,9 +246,7 @@ impl Writer {
         self.guard(|w| {
             let schema = w.schema(table)?;
             for (i, row) in rows.iter().enumerate() {
-                schema
-                    .check_row(row, i)
-                    .map_err(|e| WriteError::Invalid(e.to_string()))?;
+                schema.check_row(row, i)?;
             }
             let n = rows.len() as u64;
             w.send(Op::Upsert(table.to_owned(), rows), bytes)?;
@@ -261,9 +268,7 @@ impl Writer {
             if batch.rows == 0 {
                 return Ok(());
             }
-            batch
-                .check(schema)
-                .map_err(|e| WriteError::Invalid(e.to_string()))?;
+            batch.check(schema)?;
             let n = batch.rows as u64;
             w.send(Op::UpsertColumns(table.to_owned(), batch), bytes)?;
             w.progress.add(table, |t| t.upserts += n);
@@ -282,9 +287,7 @@ impl Writer {
         self.guard(|w| {
             let schema = w.schema(table)?;
             for (i, key) in keys.iter().enumerate() {
-                schema
-                    .check_key(key, i)
-                    .map_err(|e| WriteError::Invalid(e.to_string()))?;
+                schema.check_key(key, i)?;
             }
             let n = keys.len() as u64;
             w.send(Op::Delete(table.to_owned(), keys), bytes)?;
@@ -345,12 +348,12 @@ impl Writer {
 
     fn schema(&self, table: &str) -> Result<&TableSchema, WriteError> {
         self.tables.get(table).ok_or_else(|| {
-            let mut known: Vec<&str> = self.tables.keys().map(String::as_str).collect();
+            let mut known: Vec<String> = self.tables.keys().cloned().collect();
             known.sort_unstable();
-            WriteError::Invalid(format!(
-                "table `{table}` was not returned by `discover` (tables: {}); declare it there first",
-                known.join(", ")
-            ))
+            WriteError::UnknownTable {
+                table: table.to_owned(),
+                known,
+            }
         })
     }
 
@@ -372,10 +375,13 @@ impl Writer {
             // Stuck, not slow: leave the thread behind rather than wait on it again.
             self.queue = None;
             self.thread = None;
-            return Err(WriteError::Destination(format!(
-                "the destination took nothing for {} s; is its file locked by another process, \
-                 or its disk full?",
-                self.wait.as_secs()
+            return Err(WriteError::Destination(SinkError::new(
+                SinkErrorKind::Stuck,
+                format!(
+                    "the destination took nothing for {} s; is its file locked by another process, \
+                     or its disk full?",
+                    self.wait.as_secs()
+                ),
             )));
         }
         if queue.send((op, bytes)).is_ok() {
@@ -405,19 +411,22 @@ impl Writer {
                 "the destination did not finish within {secs} s; leaving its thread behind"
             );
             if finishing && self.failed.is_none() {
-                self.failed = Some(WriteError::Destination(format!(
-                    "the destination did not finish the queued rows and its last commit within \
-                     {secs} s; is its file locked by another process, or its disk full or \
-                     failing? The next run resumes from the last checkpoint it committed"
+                self.failed = Some(WriteError::Destination(SinkError::new(
+                    SinkErrorKind::Stuck,
+                    format!(
+                        "the destination did not finish the queued rows and its last commit within \
+                         {secs} s; is its file locked by another process, or its disk full or \
+                         failing? The next run resumes from the last checkpoint it committed"
+                    ),
                 )));
             }
             return;
         }
         let error = match thread.join() {
             Ok(()) => self.sink_error.get().cloned(),
-            Err(panic) => Some(WriteError::Destination(format!(
-                "the destination crashed: {}",
-                panic_message(&*panic)
+            Err(panic) => Some(WriteError::Destination(SinkError::new(
+                SinkErrorKind::Internal,
+                format!("the destination crashed: {}", panic_message(&*panic)),
             ))),
         };
         if self.failed.is_none() {
@@ -430,9 +439,7 @@ impl Writer {
         f: impl FnOnce(&mut Self) -> Result<(), WriteError>,
     ) -> Result<(), WriteError> {
         if let Some(e) = &self.failed {
-            return Err(WriteError::Invalid(format!(
-                "an earlier records call failed: {e}"
-            )));
+            return Err(WriteError::AfterFailure(Box::new(e.clone())));
         }
         // A destination failure since the last call is reported as that call would
         // have reported it, had it waited for the destination.
@@ -484,7 +491,10 @@ impl RecordWriter for Writer {
 
 /// The error for a call made after the sink thread was told to stop.
 fn stopped() -> WriteError {
-    WriteError::Destination("the destination was already closed for this sync".into())
+    WriteError::Destination(SinkError::new(
+        SinkErrorKind::Internal,
+        "the destination was already closed for this sync",
+    ))
 }
 
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
