@@ -6,12 +6,14 @@
 //! the connector loaded, instantiated and asked for its tables *before* the
 //! destination is opened.
 
+mod error;
 mod progress;
 mod writer;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+pub use error::JobError;
 pub use progress::{Progress, Snapshot, TableStats, thousands};
 pub use writer::{WriteError, Writer};
 
@@ -20,49 +22,10 @@ use crate::config::{Destination, JobConfig};
 use crate::guest_build;
 use crate::net::{Dialer, EgressPolicy, NetError, Network, PathInfo, TlsInfo};
 use crate::sandbox::{
-    CacheOutcome, ConnectorError, ErrorKind, Instance, JobEnv, LoadedConnector, Sandbox,
-    SandboxOptions, Trap,
+    CacheOutcome, ErrorKind, Instance, JobEnv, LoadedConnector, Sandbox, SandboxOptions,
 };
 use crate::schema::TableSchema;
 use crate::sink::{DuckDbSink, Sink};
-
-/// Why a job could not do its work. [`JobError::exit_code`] maps it to the
-/// command's exit status.
-#[derive(Debug, thiserror::Error)]
-pub enum JobError {
-    /// Bad usage, config or connector file: the user must fix the input (exit 2).
-    #[error("{0}")]
-    Usage(String),
-    /// The connector or the source failed (exit 1).
-    #[error("{0}")]
-    Failed(String),
-}
-
-impl JobError {
-    /// 2 for bad input, 1 for a failed run.
-    pub fn exit_code(&self) -> i32 {
-        match self {
-            JobError::Usage(_) => 2,
-            JobError::Failed(_) => 1,
-        }
-    }
-}
-
-impl From<ConnectorError> for JobError {
-    fn from(e: ConnectorError) -> Self {
-        match e.kind {
-            // The connector says its config is wrong: that is the user's input.
-            ErrorKind::Config => JobError::Usage(e.to_string()),
-            _ => JobError::Failed(e.to_string()),
-        }
-    }
-}
-
-impl From<Trap> for JobError {
-    fn from(t: Trap) -> Self {
-        JobError::Failed(t.to_string())
-    }
-}
 
 /// What every job of a process shares: the wasmtime engine (and its cache of
 /// compiled connectors), and the network dialer (the operator's egress policy
@@ -114,9 +77,7 @@ pub fn connector_file(path: &Path) -> Result<PathBuf, JobError> {
 pub fn load(sandbox: &Sandbox, path: &Path) -> Result<LoadedConnector, JobError> {
     let file = connector_file(path)?;
     let started = std::time::Instant::now();
-    let loaded = sandbox
-        .load(&file)
-        .map_err(|e| JobError::Usage(e.to_string()))?;
+    let loaded = sandbox.load(&file)?;
     if loaded.cache == CacheOutcome::Miss {
         tracing::info!(
             connector = %file.display(),
@@ -259,7 +220,7 @@ pub fn open_sink(config: &JobConfig) -> Result<Box<dyn Sink>, JobError> {
         .map_err(|e| JobError::Usage(e.to_string()))?
     {
         Destination::DuckDb(path) => {
-            let sink = DuckDbSink::open(path).map_err(|e| JobError::Failed(e.to_string()))?;
+            let sink = DuckDbSink::open(path)?;
             Ok(Box::new(sink))
         }
     }
@@ -287,11 +248,8 @@ pub async fn sync(
     let tables = discover_in(&mut instance, config).await?;
 
     let mut sink = open_sink(config)?;
-    let state = sink
-        .state(&config.name)
-        .map_err(|e| JobError::Failed(e.to_string()))?;
-    sink.prepare(&tables)
-        .map_err(|e| JobError::Failed(e.to_string()))?;
+    let state = sink.state(&config.name)?;
+    sink.prepare(&tables)?;
     match &state {
         Some(s) => {
             tracing::info!(job = %config.name, "resuming from the last checkpoint ({} bytes of state)", s.len())
@@ -351,6 +309,5 @@ pub async fn sync(
 /// Returns whether there was a state.
 pub fn reset(config: &JobConfig) -> Result<bool, JobError> {
     let mut sink = open_sink(config)?;
-    sink.reset(&config.name)
-        .map_err(|e| JobError::Failed(e.to_string()))
+    Ok(sink.reset(&config.name)?)
 }
