@@ -17,15 +17,15 @@ pub use error::JobError;
 pub use progress::{Progress, Snapshot, TableStats, thousands};
 pub use writer::{WriteError, Writer};
 
+use crate::config::JobConfig;
 use crate::config::TlsMode;
-use crate::config::{Destination, JobConfig};
 use crate::guest_build;
 use crate::net::{Dialer, EgressPolicy, NetError, Network, PathInfo, TlsInfo};
 use crate::sandbox::{
     CacheOutcome, ErrorKind, Instance, JobEnv, LoadedConnector, Sandbox, SandboxOptions,
 };
 use crate::schema::TableSchema;
-use crate::sink::{DuckDbSink, Sink};
+use crate::sink;
 
 /// What every job of a process shares: the wasmtime engine (and its cache of
 /// compiled connectors), and the network dialer (the operator's egress policy
@@ -52,8 +52,8 @@ impl Runtime {
 pub struct SyncReport {
     /// Job name.
     pub job: String,
-    /// Destination file.
-    pub destination: PathBuf,
+    /// The destination as a person reads it (for DuckDB, the file's path).
+    pub destination: String,
     /// What was written, per table, and the checkpoints committed.
     #[serde(flatten)]
     pub stats: Snapshot,
@@ -213,26 +213,6 @@ async fn discover_in(
     Ok(tables)
 }
 
-/// Opens the job's destination.
-pub fn open_sink(config: &JobConfig) -> Result<Box<dyn Sink>, JobError> {
-    match config
-        .require_destination()
-        .map_err(|e| JobError::Usage(e.to_string()))?
-    {
-        Destination::DuckDb(path) => {
-            let sink = DuckDbSink::open(path)?;
-            Ok(Box::new(sink))
-        }
-    }
-}
-
-fn destination_path(config: &JobConfig) -> PathBuf {
-    match &config.destination {
-        Some(Destination::DuckDb(p)) => p.clone(),
-        None => PathBuf::new(),
-    }
-}
-
 /// Runs one sync: from the last committed state, until the connector returns.
 /// `progress` is updated as records arrive.
 pub async fn sync(
@@ -240,14 +220,14 @@ pub async fn sync(
     config: &JobConfig,
     progress: Arc<Progress>,
 ) -> Result<SyncReport, JobError> {
-    config
+    let destination = config
         .require_destination()
         .map_err(|e| JobError::Usage(e.to_string()))?;
     let loaded = load(&rt.sandbox, &config.connector)?;
     let mut instance = instantiate(rt, &loaded, config).await?;
     let tables = discover_in(&mut instance, config).await?;
 
-    let mut sink = open_sink(config)?;
+    let mut sink = sink::open(destination, &rt.dialer).await?;
     let state = sink.state(&config.name)?;
     sink.prepare(&tables)?;
     match &state {
@@ -300,14 +280,17 @@ pub async fn sync(
     }
     Ok(SyncReport {
         job: config.name.clone(),
-        destination: destination_path(config),
+        destination: sink::describe(destination),
         stats: progress.snapshot(),
     })
 }
 
 /// Forgets the job's committed state, so the next sync starts from scratch.
 /// Returns whether there was a state.
-pub fn reset(config: &JobConfig) -> Result<bool, JobError> {
-    let mut sink = open_sink(config)?;
+pub async fn reset(rt: &Runtime, config: &JobConfig) -> Result<bool, JobError> {
+    let destination = config
+        .require_destination()
+        .map_err(|e| JobError::Usage(e.to_string()))?;
+    let mut sink = sink::open(destination, &rt.dialer).await?;
     Ok(sink.reset(&config.name)?)
 }
