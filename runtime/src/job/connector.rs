@@ -73,8 +73,7 @@ pub async fn spec(rt: &Runtime, connector: &Path) -> Result<serde_json::Value, J
         &format!("connector = {:?}", connector.display().to_string()),
         Path::new("."),
         "spec",
-    )
-    .map_err(|e| JobError::Usage(e.to_string()))?;
+    )?;
     let mut instance = instantiate(rt, &loaded, &config).await?;
     let text = instance.spec().await?;
     serde_json::from_str(&text)

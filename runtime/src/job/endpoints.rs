@@ -6,7 +6,7 @@ use crate::net::{NetError, Network, PathInfo, TlsInfo};
 
 /// The job's network: its endpoints, dialed through the runtime's dialer.
 pub fn network(rt: &Runtime, config: &JobConfig) -> Result<Network, JobError> {
-    Network::new(&config.endpoints, rt.dialer.clone()).map_err(|e| JobError::Usage(e.to_string()))
+    Ok(Network::new(&config.endpoints, rt.dialer.clone())?)
 }
 
 /// What `check` found on the way to one endpoint.

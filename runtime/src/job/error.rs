@@ -1,6 +1,7 @@
 //! Why a job could not do its work, built from the error of the step that
 //! failed: bad input (exit 2) or a failed run (exit 1).
 
+use crate::config::ConfigError;
 use crate::net::NetError;
 use crate::sandbox::{ConnectorError, ErrorKind, LoadError, Trap};
 use crate::sink::SinkError;
@@ -42,6 +43,13 @@ impl From<ConnectorError> for JobError {
 impl From<Trap> for JobError {
     fn from(t: Trap) -> Self {
         JobError::Failed(t.to_string())
+    }
+}
+
+/// A connection file, or a part of it, that cannot be used is the user's input.
+impl From<ConfigError> for JobError {
+    fn from(e: ConfigError) -> Self {
+        JobError::Usage(e.to_string())
     }
 }
 

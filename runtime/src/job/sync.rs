@@ -28,9 +28,7 @@ pub async fn sync(
     config: &JobConfig,
     progress: Arc<Progress>,
 ) -> Result<SyncReport, JobError> {
-    let destination = config
-        .require_destination()
-        .map_err(|e| JobError::Usage(e.to_string()))?;
+    let destination = config.require_destination()?;
     let loaded = load(&rt.sandbox, &config.connector)?;
     let mut instance = instantiate(rt, &loaded, config).await?;
     let tables = discover_in(&mut instance, config).await?;
@@ -96,9 +94,7 @@ pub async fn sync(
 /// Forgets the job's committed state, so the next sync starts from scratch.
 /// Returns whether there was a state.
 pub async fn reset(rt: &Runtime, config: &JobConfig) -> Result<bool, JobError> {
-    let destination = config
-        .require_destination()
-        .map_err(|e| JobError::Usage(e.to_string()))?;
+    let destination = config.require_destination()?;
     let mut sink = sink::open(destination, &rt.dialer).await?;
     Ok(sink.reset(&config.name)?)
 }
