@@ -7,7 +7,7 @@
 
 #[cfg(doc)]
 use crate::schema::rows_bytes;
-use crate::schema::{Column, ColumnType, Row, TableSchema, Value};
+use crate::schema::{Column, ColumnType, Row, SchemaError, SchemaErrorKind, TableSchema, Value};
 
 /// Rows of one table, by column.
 #[derive(Debug, Clone, PartialEq)]
@@ -180,10 +180,12 @@ impl ColumnBatch {
     /// [`TableSchema::check_row`] checks rows: one cell per column, of its
     /// type, null only where allowed, reporting the first bad cell in row
     /// order with the same message.
-    pub fn check(&self, table: &TableSchema) -> Result<(), String> {
+    pub fn check(&self, table: &TableSchema) -> Result<(), SchemaError> {
         let name = &table.name;
+        let mismatch =
+            |message: String| Err(SchemaError::new(SchemaErrorKind::Mismatch, name, message));
         if self.columns.len() != table.columns.len() {
-            return Err(format!(
+            return mismatch(format!(
                 "table `{name}` row 0: expected {} values, got {}",
                 table.columns.len(),
                 self.columns.len()
@@ -197,7 +199,7 @@ impl ColumnBatch {
             .min_by_key(|&(i, j, ..)| (i, j));
         match bad {
             Some((i, _, c, why)) => {
-                Err(format!("table `{name}` row {i} column `{}`: {why}", c.name))
+                mismatch(format!("table `{name}` row {i} column `{}`: {why}", c.name))
             }
             None => Ok(()),
         }
@@ -217,13 +219,14 @@ impl ColumnBatch {
     }
 
     /// Checks that a column is well formed.
-    fn check_shape(&self, table: &str, c: &Column, cells: &ColumnCells) -> Result<(), String> {
+    fn check_shape(&self, table: &str, c: &Column, cells: &ColumnCells) -> Result<(), SchemaError> {
         let malformed = |what: String| {
-            format!(
+            let message = format!(
                 "table `{table}` column `{}`: a malformed column batch ({what}); this is a bug in \
                  the connector or its sdk",
                 c.name
-            )
+            );
+            SchemaError::new(SchemaErrorKind::Malformed, table, message)
         };
         if !cells.valid.is_empty() && cells.valid.len() != self.rows {
             let n = cells.valid.len();
@@ -407,11 +410,11 @@ mod tests {
         let t = table();
         let mut b = batch();
         b.columns[0].data = ColumnData::Text(blobs(&["1", "2", "3"]));
-        let e = b.check(&t).unwrap_err();
+        let e = b.check(&t).unwrap_err().to_string();
         assert_eq!(e, "table `t` row 0 column `id`: expected int, got text");
         let mut b = batch();
         b.columns[0].valid = vec![true, true, false];
-        let e = b.check(&t).unwrap_err();
+        let e = b.check(&t).unwrap_err().to_string();
         assert_eq!(
             e,
             "table `t` row 2 column `id`: null in a non-nullable column"
@@ -421,6 +424,7 @@ mod tests {
         assert!(
             b.check(&t)
                 .unwrap_err()
+                .to_string()
                 .contains("expected 3 values, got 2")
         );
         // The first bad cell in row order, as a row-by-row check finds it.
@@ -428,7 +432,7 @@ mod tests {
         t2.columns[1].nullable = false;
         let mut b = batch();
         b.columns[0].valid = vec![true, true, false];
-        let e = b.check(&t2).unwrap_err();
+        let e = b.check(&t2).unwrap_err().to_string();
         assert_eq!(
             e,
             "table `t` row 1 column `name`: null in a non-nullable column"
@@ -486,7 +490,7 @@ mod tests {
         for (spoil, want) in cases {
             let mut b = batch();
             spoil(&mut b);
-            let e = b.check(&t).unwrap_err();
+            let e = b.check(&t).unwrap_err().to_string();
             assert!(e.contains(want) && e.contains("column batch"), "{e}");
         }
         // Bytes need not be UTF-8.

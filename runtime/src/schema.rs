@@ -128,6 +128,44 @@ pub fn rows_bytes(rows: &[Row]) -> u64 {
         .sum()
 }
 
+/// What breaks the contract in a table declaration, row, key or column batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SchemaErrorKind {
+    /// The table's declaration is unusable (see [`TableSchema::validate`]).
+    Declaration,
+    /// A row or key does not match its table: arity, type or null.
+    Mismatch,
+    /// A delete on a table that has no primary key.
+    NoPrimaryKey,
+    /// A column batch that is not well formed: a bug in the connector or its SDK.
+    Malformed,
+}
+
+/// A table declaration, row, key or column batch that breaks the contract.
+/// `message` is what the connector's author reads: it names the table (and
+/// the row and column) and says what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct SchemaError {
+    /// What is wrong.
+    pub kind: SchemaErrorKind,
+    /// The table's name as declared (empty if it has none).
+    pub table: String,
+    /// The message for the user.
+    pub message: String,
+}
+
+impl SchemaError {
+    /// An error of `kind` about `table`.
+    pub fn new(kind: SchemaErrorKind, table: &str, message: String) -> SchemaError {
+        SchemaError {
+            kind,
+            table: table.to_owned(),
+            message,
+        }
+    }
+}
+
 /// One column of a table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Column {
@@ -164,25 +202,32 @@ impl TableSchema {
     /// Checks the schema is usable: a name, unique non-empty column names,
     /// primary-key columns that exist and are not nullable, sane decimals, and
     /// no column named like airlock's own bookkeeping columns.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), SchemaError> {
         let table = &self.name;
+        let bad = |message: String| {
+            Err(SchemaError::new(
+                SchemaErrorKind::Declaration,
+                table,
+                message,
+            ))
+        };
         if table.is_empty() {
-            return Err("a table has an empty name".into());
+            return bad("a table has an empty name".into());
         }
         if table.starts_with("_airlock") {
-            return Err(format!(
+            return bad(format!(
                 "table `{table}`: names starting with `_airlock` are reserved"
             ));
         }
         if self.columns.is_empty() {
-            return Err(format!("table `{table}` has no columns"));
+            return bad(format!("table `{table}` has no columns"));
         }
         for (i, c) in self.columns.iter().enumerate() {
             if c.name.is_empty() {
-                return Err(format!("table `{table}`: column {i} has an empty name"));
+                return bad(format!("table `{table}`: column {i} has an empty name"));
             }
             if c.name.starts_with("_airlock") {
-                return Err(format!(
+                return bad(format!(
                     "table `{table}`: column `{}`: names starting with `_airlock` are reserved",
                     c.name
                 ));
@@ -191,7 +236,7 @@ impl TableSchema {
                 .iter()
                 .any(|o| o.name.eq_ignore_ascii_case(&c.name))
             {
-                return Err(format!(
+                return bad(format!(
                     "table `{table}`: column `{}` is declared twice",
                     c.name
                 ));
@@ -199,7 +244,7 @@ impl TableSchema {
             if let ColumnType::Decimal { precision, scale } = c.ty
                 && (!(1..=38).contains(&precision) || scale > precision)
             {
-                return Err(format!(
+                return bad(format!(
                     "table `{table}`: column `{}`: decimal({precision},{scale}) needs 1 <= precision <= 38 and scale <= precision",
                     c.name
                 ));
@@ -208,12 +253,12 @@ impl TableSchema {
         for k in &self.primary_key {
             match self.columns.iter().find(|c| &c.name == k) {
                 None => {
-                    return Err(format!(
+                    return bad(format!(
                         "table `{table}`: primary key names `{k}`, which is not a column"
                     ));
                 }
                 Some(c) if c.nullable => {
-                    return Err(format!(
+                    return bad(format!(
                         "table `{table}`: primary-key column `{k}` must not be nullable"
                     ));
                 }
@@ -225,16 +270,20 @@ impl TableSchema {
 
     /// Checks that `row` matches this table: arity, types and nullability.
     /// `index` is the row's position in its batch, for the message.
-    pub fn check_row(&self, row: &Row, index: usize) -> Result<(), String> {
+    pub fn check_row(&self, row: &Row, index: usize) -> Result<(), SchemaError> {
         check_values(&self.name, self.columns.iter(), row, index)
     }
 
     /// Checks that `key` holds exactly the primary-key values, in order.
-    pub fn check_key(&self, key: &Row, index: usize) -> Result<(), String> {
+    pub fn check_key(&self, key: &Row, index: usize) -> Result<(), SchemaError> {
         if self.primary_key.is_empty() {
-            return Err(format!(
-                "table `{}` has no primary key, so rows cannot be deleted",
-                self.name
+            return Err(SchemaError::new(
+                SchemaErrorKind::NoPrimaryKey,
+                &self.name,
+                format!(
+                    "table `{}` has no primary key, so rows cannot be deleted",
+                    self.name
+                ),
             ));
         }
         let cols = self.key_indices().into_iter().map(|i| &self.columns[i]);
@@ -247,9 +296,11 @@ fn check_values<'a>(
     columns: impl ExactSizeIterator<Item = &'a Column>,
     row: &Row,
     index: usize,
-) -> Result<(), String> {
+) -> Result<(), SchemaError> {
+    let mismatch =
+        |message: String| Err(SchemaError::new(SchemaErrorKind::Mismatch, table, message));
     if columns.len() != row.len() {
-        return Err(format!(
+        return mismatch(format!(
             "table `{table}` row {index}: expected {} values, got {}",
             columns.len(),
             row.len()
@@ -257,13 +308,13 @@ fn check_values<'a>(
     }
     for (c, v) in columns.zip(row) {
         if matches!(v, Value::Null) && !c.nullable {
-            return Err(format!(
+            return mismatch(format!(
                 "table `{table}` row {index} column `{}`: null in a non-nullable column",
                 c.name
             ));
         }
         if !v.fits(c.ty) {
-            return Err(format!(
+            return mismatch(format!(
                 "table `{table}` row {index} column `{}`: expected {}, got {}",
                 c.name,
                 c.ty,
@@ -304,11 +355,15 @@ mod tests {
         t.check_row(&vec![Value::Int(1), Value::Null], 0).unwrap();
         let e = t
             .check_row(&vec![Value::Text("x".into()), Value::Null], 3)
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert_eq!(e, "table `users` row 3 column `id`: expected int, got text");
-        let e = t.check_row(&vec![Value::Null, Value::Null], 0).unwrap_err();
+        let e = (t.check_row(&vec![Value::Null, Value::Null], 0).unwrap_err()).to_string();
         assert!(e.contains("null in a non-nullable column"), "{e}");
-        let e = t.check_row(&vec![Value::Int(1)], 0).unwrap_err();
+        let e = t
+            .check_row(&vec![Value::Int(1)], 0)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("expected 2 values, got 1"), "{e}");
     }
 
@@ -322,6 +377,7 @@ mod tests {
         assert!(
             log.check_key(&vec![Value::Int(7)], 0)
                 .unwrap_err()
+                .to_string()
                 .contains("no primary key")
         );
     }
@@ -333,22 +389,38 @@ mod tests {
         assert!(
             t.validate()
                 .unwrap_err()
+                .to_string()
                 .contains("`nope`, which is not a column")
         );
         let mut t = users();
         t.columns[0].nullable = true;
-        assert!(t.validate().unwrap_err().contains("must not be nullable"));
+        assert!(
+            t.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("must not be nullable")
+        );
         let mut t = users();
         t.columns[1].name = "ID".into();
-        assert!(t.validate().unwrap_err().contains("declared twice"));
+        assert!(
+            t.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("declared twice")
+        );
         let mut t = users();
         t.columns[1].ty = ColumnType::Decimal {
             precision: 40,
             scale: 2,
         };
-        assert!(t.validate().unwrap_err().contains("decimal(40,2)"));
+        assert!(
+            t.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("decimal(40,2)")
+        );
         let mut t = users();
         t.columns[1].name = "_airlock_deleted".into();
-        assert!(t.validate().unwrap_err().contains("reserved"));
+        assert!(t.validate().unwrap_err().to_string().contains("reserved"));
     }
 }

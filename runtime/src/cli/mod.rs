@@ -198,7 +198,7 @@ async fn run(cli: Cli, bar: BarSlot) -> Result<(), JobError> {
         Command::Check { config } => check::run(&rt, &config).await,
         Command::Discover { config, json } => discover::run(&rt, &config, json).await,
         Command::Sync { config, json } => sync::run(&rt, &config, json, cli.quiet, &bar).await,
-        Command::Reset { config } => reset::run(&config),
+        Command::Reset { config } => reset::run(&rt, &config).await,
         Command::Keygen { out, comment } => keygen::run(&out, &comment),
         Command::Fingerprint {
             target,

@@ -13,7 +13,7 @@ pub(super) fn print(r: &SyncReport) {
         out,
         "synced job `{}` into {} in {:.2}s",
         r.job,
-        r.destination.display(),
+        r.destination,
         s.elapsed.as_secs_f64()
     );
     let width = s.tables.keys().map(String::len).max().unwrap_or(5).max(5);

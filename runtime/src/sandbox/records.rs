@@ -1,18 +1,53 @@
 //! Host side of `airlock:connector/records`: lifts batches into plain rows or
 //! column batches (moving every buffer, copying none) and hands them to the
-//! job's [`Writer`]. Outside `sync` there is no writer and every call is refused.
+//! [`RecordWriter`] the sync installed. Outside `sync` there is none and every
+//! call is refused.
+
+use std::any::Any;
 
 use wasmtime::component::{HasSelf, Linker};
 
 use super::bindings::{wit_records, wit_types};
 use super::limits::{LimitExceeded, mib};
 use crate::columns::{Blobs, ColumnBatch, ColumnCells, ColumnData};
-use crate::job::{WriteError, Writer};
 use crate::schema::{Row, Value, rows_bytes};
+
+/// Why a [`RecordWriter`] refused a call. Its message reaches the connector
+/// as the call's error.
+pub type RecordError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Where a sync's records go, one call per host call (batches, not rows).
+/// Every batch arrives with the bytes the host call measured for its payload
+/// limit ([`rows_bytes`] of rows, [`ColumnBatch::bytes`] of a batch), so the
+/// writer need not measure it again.
+///
+/// It is `Any` so whoever installed it can take its own type back after the
+/// sync (see [`RecordsCtx::take_writer`]).
+pub trait RecordWriter: Any + Send {
+    /// Inserts or replaces rows of `table`.
+    fn upsert(&mut self, table: &str, rows: Vec<Row>, bytes: u64) -> Result<(), RecordError>;
+
+    /// Inserts or replaces rows of `table` laid out by column.
+    fn upsert_columns(
+        &mut self,
+        table: &str,
+        batch: ColumnBatch,
+        bytes: u64,
+    ) -> Result<(), RecordError>;
+
+    /// Marks rows of `table` deleted by primary key.
+    fn delete(&mut self, table: &str, keys: Vec<Row>, bytes: u64) -> Result<(), RecordError>;
+
+    /// Marks every row of `table` deleted.
+    fn truncate(&mut self, table: &str) -> Result<(), RecordError>;
+
+    /// Commits everything so far together with `state`.
+    fn checkpoint(&mut self, state: String) -> Result<(), RecordError>;
+}
 
 /// Per-store state of the records interface.
 pub struct RecordsCtx {
-    writer: Option<Writer>,
+    writer: Option<Box<dyn RecordWriter>>,
     max_payload: u64,
 }
 
@@ -32,20 +67,22 @@ impl RecordsCtx {
     }
 
     /// Installs the writer for a sync.
-    pub fn set_writer(&mut self, w: Writer) {
+    pub fn set_writer(&mut self, w: Box<dyn RecordWriter>) {
         self.writer = Some(w);
     }
 
-    /// Removes the writer (the sync is over).
-    pub fn take_writer(&mut self) -> Option<Writer> {
-        self.writer.take()
+    /// Removes the writer (the sync is over) and hands it back as the type
+    /// it was installed as; `None` if none is installed, or one of another type.
+    pub fn take_writer<W: RecordWriter>(&mut self) -> Option<Box<W>> {
+        let any: Box<dyn Any> = self.writer.take()?;
+        any.downcast().ok()
     }
 
     fn with_writer(
         &mut self,
-        f: impl FnOnce(&mut Writer) -> Result<(), WriteError>,
+        f: impl FnOnce(&mut dyn RecordWriter) -> Result<(), RecordError>,
     ) -> Result<(), wit_types::Error> {
-        match self.writer.as_mut() {
+        match self.writer.as_deref_mut() {
             Some(w) => f(w).map_err(|e| wit_types::Error {
                 // Either way the connector cannot fix it at run time: a contract
                 // violation is a bug in it, a destination failure is the host's.
@@ -89,7 +126,7 @@ impl wit_records::Host for RecordsCtx {
         let rows: Vec<Row> = rows.into_iter().map(lift_row).collect();
         let bytes = rows_bytes(&rows);
         self.limit("upsert", table.len() as u64 + bytes)?;
-        Ok(self.with_writer(|w| w.upsert_measured(&table, rows, bytes)))
+        Ok(self.with_writer(|w| w.upsert(&table, rows, bytes)))
     }
 
     fn upsert_columns(
@@ -111,7 +148,7 @@ impl wit_records::Host for RecordsCtx {
         let keys: Vec<Row> = keys.into_iter().map(lift_row).collect();
         let bytes = rows_bytes(&keys);
         self.limit("delete", table.len() as u64 + bytes)?;
-        Ok(self.with_writer(|w| w.delete_measured(&table, keys, bytes)))
+        Ok(self.with_writer(|w| w.delete(&table, keys, bytes)))
     }
 
     fn truncate(&mut self, table: String) -> wasmtime::Result<Result<(), wit_types::Error>> {

@@ -10,21 +10,46 @@
 //! by a later commit, [`Sink::close`] or [`Sink::abort`], and [`Sink::durable`]
 //! counts a checkpoint only then. A destination error drops folded checkpoints
 //! with the rest of the uncommitted window.
+//!
+//! [`open`] builds any destination from its config. Adding one is a module
+//! here (its [`Sink`] and an `open`), a variant of
+//! [`config::Destination`](crate::config::Destination), and its arm in [`open`]
+//! and [`describe`]. A destination that is a network service dials its server
+//! in [`open`] through the job's [`Dialer`] (the operator's egress policy, the
+//! endpoint's route and host TLS, as for a connector's endpoints), then runs
+//! its blocking protocol on the sink thread the job's writer gives it: it
+//! keeps the [`tokio::runtime::Handle`] it was opened on and drives the
+//! connection with `handle.block_on(..)` from there.
 
 mod duckdb;
+mod error;
 
 pub use self::duckdb::{Cell as DuckDbCell, DuckDbSink};
+pub use self::error::{SinkError, SinkErrorKind};
 
 use crate::columns::ColumnBatch;
+use crate::config::Destination;
+use crate::net::Dialer;
 use crate::schema::{Row, TableSchema};
-
-/// A destination failure. The message names the table and says what went wrong.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct SinkError(pub String);
 
 /// Shorthand for results of sink operations.
 pub type SinkResult<T> = Result<T, SinkError>;
+
+/// Opens the destination `destination` describes. A network destination
+/// reaches its server through `dialer`; an embedded one (DuckDB) needs none.
+pub async fn open(destination: &Destination, dialer: &Dialer) -> SinkResult<Box<dyn Sink>> {
+    let _ = dialer;
+    match destination {
+        Destination::DuckDb(path) => Ok(Box::new(DuckDbSink::open(path)?)),
+    }
+}
+
+/// The destination as a person reads it, in reports: for DuckDB the file's path.
+pub fn describe(destination: &Destination) -> String {
+    match destination {
+        Destination::DuckDb(path) => path.display().to_string(),
+    }
+}
 
 /// What a destination must do for a job. Rows arrive already validated against
 /// the table's schema (arity, types, nullability), in the order the connector
