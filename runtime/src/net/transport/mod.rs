@@ -1,5 +1,5 @@
 //! Transports: how the bytes of a connection travel to an endpoint. One file
-//! each; every transport yields a [`BoxStream`](super::BoxStream) and a
+//! each; every transport yields a [`BoxStream`] and a
 //! description of the path it took. [`open`] is the one place that picks the
 //! transport for a route: a new transport is a file here and an arm there
 //! (and its config in `config/endpoint/`).
