@@ -10,6 +10,9 @@ export const MAX_READ = 64 * 1024;
 export const MAX_WRITE = 4096;
 
 const encoder = new TextEncoder();
+// The bindings' resources release their handle with this method (the
+// engine may predate `Symbol.dispose`; the bindings fall back the same way).
+const dispose = Symbol.dispose || Symbol.for("dispose");
 
 function netError(e) {
   const p = e && e.payload !== undefined ? e.payload : e;
@@ -142,7 +145,7 @@ export class Connection {
   close() {
     this._dropStreams();
     if (this._conn) {
-      this._conn[Symbol.dispose]();
+      this._conn[dispose]();
       this._conn = null;
     }
   }
@@ -173,11 +176,11 @@ export class Connection {
 
   _dropStreams() {
     if (this._in) {
-      this._in[Symbol.dispose]();
+      this._in[dispose]();
       this._in = null;
     }
     if (this._out) {
-      this._out[Symbol.dispose]();
+      this._out[dispose]();
       this._out = null;
     }
   }

@@ -69,6 +69,7 @@ _RULES: dict[str, tuple[frozenset, str, Any]] = {
     "decimal": (frozenset({Decimal, int, str}), "decimal", lambda v: decimal_text(v).encode()),
     "json": (None, "json", lambda v: json_text(v).encode()),
 }
+_STR = {str}
 _FILL = {"boolean": False, "int": 0, "float": 0.0, "timestamp": 0, "date": 0}
 _BLOBS = {"text", "bytes", "decimal", "json"}
 
@@ -94,6 +95,9 @@ def column(ctype: ColumnType, values: Sequence[Any]) -> tuple[list[bool], str, A
             parts = [b"" if v is None else convert(v) for v in values]
         elif case == "bytes":
             parts = [v if type(v) is bytes else bytes(v) for v in values]
+        elif present == _STR:
+            # Text, and decimals or JSON given as text: no conversion but UTF-8.
+            parts = [v.encode() for v in values]
         else:
             parts = [convert(v) for v in values]
         ends = list(accumulate(map(len, parts)))

@@ -24,40 +24,37 @@ def host_error(e: Any) -> Error:
     return BY_KIND.get(kind, InternalError)(e.message)
 
 
+_CASES = ("boolean", "int", "float", "text", "bytes", "timestamp", "date", "decimal", "json")
+_BLOB_CASES = frozenset(("text", "bytes", "decimal", "json"))
+#: The bindings' classes by case, looked up once (a batch is sent per table
+#: switch between upserts and deletes, so this runs often).
+_classes: tuple[dict[str, Any], dict[str, Any]] | None = None
+
+
+def _wit_classes() -> tuple[dict[str, Any], dict[str, Any]]:
+    global _classes
+    if _classes is None:
+        t = _wit.types
+        values = {c: getattr(t, "Value_" + c.capitalize()) for c in _CASES}
+        values["null"] = t.Value_Null
+        data = {c: getattr(t, "ColumnData_" + c.capitalize()) for c in _CASES}
+        data["null"] = t.ColumnData_Null
+        _classes = (values, data)
+    return _classes
+
+
 def _wit_value(case: str, payload: Any) -> Any:
-    t = _wit.types
-    return {
-        "null": lambda: t.Value_Null(),
-        "boolean": lambda: t.Value_Boolean(payload),
-        "int": lambda: t.Value_Int(payload),
-        "float": lambda: t.Value_Float(payload),
-        "text": lambda: t.Value_Text(payload),
-        "bytes": lambda: t.Value_Bytes(payload),
-        "timestamp": lambda: t.Value_Timestamp(payload),
-        "date": lambda: t.Value_Date(payload),
-        "decimal": lambda: t.Value_Decimal(payload),
-        "json": lambda: t.Value_Json(payload),
-    }[case]()
+    cls = _wit_classes()[0][case]
+    return cls() if case == "null" else cls(payload)
 
 
 def _wit_data(case: str, slots: Any) -> Any:
-    t = _wit.types
+    cls = _wit_classes()[1][case]
     if case == "null":
-        return t.ColumnData_Null()
-    cls = {
-        "boolean": t.ColumnData_Boolean,
-        "int": t.ColumnData_Int,
-        "float": t.ColumnData_Float,
-        "text": t.ColumnData_Text,
-        "bytes": t.ColumnData_Bytes,
-        "timestamp": t.ColumnData_Timestamp,
-        "date": t.ColumnData_Date,
-        "decimal": t.ColumnData_Decimal,
-        "json": t.ColumnData_Json,
-    }[case]
-    if case in ("text", "bytes", "decimal", "json"):
+        return cls()
+    if case in _BLOB_CASES:
         data, ends = slots
-        return cls(t.Blobs(data, ends))
+        return cls(_wit.types.Blobs(data, ends))
     return cls(slots)
 
 
