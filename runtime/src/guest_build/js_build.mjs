@@ -28,7 +28,16 @@ const bundle = await rolldown({
   platform: "neutral",
   // The contract's interfaces are the component's imports, not modules to bundle.
   external: [/^airlock:/, /^wasi:/],
-  resolve: { alias: { "airlock-sdk": join(outDir, "airlock-sdk", "index.js") } },
+  // The SDK airlock carries, whatever the project's node_modules or
+  // tsconfig `paths` say (a plugin resolves before either).
+  plugins: [
+    {
+      name: "airlock-sdk",
+      resolveId(id) {
+        return id === "airlock-sdk" ? join(outDir, "airlock-sdk", "index.js") : null;
+      },
+    },
+  ],
   logLevel: "warn",
 });
 await bundle.write({ file: bundled, format: "esm", sourcemap: false });
