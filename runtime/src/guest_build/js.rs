@@ -115,8 +115,10 @@ pub fn build(dir: &Path, root: &Path) -> Result<PathBuf, BuildError> {
         tracing::debug!(component = %out.display(), "JavaScript connector is up to date");
         return Ok(out);
     }
+    // One lock per connector directory (not per build, so locks do not pile
+    // up); named so that removing stale builds leaves it.
     let _held = Lock::take(
-        &builds.join(format!("{}.lock", &key[..16])),
+        &builds.join(format!("{}.lock", prefix.trim_end_matches('-'))),
         &format!("build {}", dir.display()),
         LOCK_WAIT,
     )?;
