@@ -8,10 +8,11 @@ class `[tool.airlock] connector` names; componentize-py exports it.
 from __future__ import annotations
 
 import json
+import time
 import traceback
 from typing import Any, Callable
 
-from . import _config, _wit, log
+from . import _config, _output, _wit, log
 from ._connector import Connector
 from ._errors import ConfigError, Error, InternalError
 from ._output import Output
@@ -115,12 +116,21 @@ class Glue:
 
     def sync(self, config: str, state: str | None) -> None:
         def body() -> None:
+            started = time.perf_counter()
+            _output.host_calls[:] = [0, 0.0]
             c = self._connector()
             parsed = _parse_config(c.Config, config)
             st = _parse_state(c.State, state)
             out = Output(c.discover(parsed))
             c.sync(parsed, st, out)
             out.flush()
+            calls, in_host = _output.host_calls
+            total = time.perf_counter() - started
+            # Where the time went: the connector's Python, or the host's calls.
+            log.debug(
+                f"sync: {out.rows_emitted} rows in {calls} host calls; {total:.3f} s, "
+                f"{total - in_host:.3f} s of it in Python, {in_host:.3f} s in host calls"
+            )
 
         _guard("sync", body)
 

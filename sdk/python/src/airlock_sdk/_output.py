@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from time import perf_counter
 from typing import Any, Sequence
 
 from . import _columns, _config, _wit
@@ -203,8 +204,16 @@ class Output:
         _call(_wit.records.delete, table, wit_keys)
 
 
+#: Host calls made and seconds spent in them, for the debug line at the end of a sync.
+host_calls = [0, 0.0]
+
+
 def _call(f: Any, *args: Any) -> None:
+    started = perf_counter()
     try:
         f(*args)
     except _wit.Err as e:
         raise host_error(e.value) from None
+    finally:
+        host_calls[0] += 1
+        host_calls[1] += perf_counter() - started
