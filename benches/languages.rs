@@ -141,6 +141,7 @@ fn main() {
     let cfg = JobConfig::parse("connector = \"x.wasm\"", repo, "bench").unwrap();
 
     let mut results = Vec::new();
+    let mut warmed = false;
     for (lang, dir) in LANGUAGES {
         if !only.is_empty() && !only.split(',').any(|l| l == lang) {
             continue;
@@ -170,6 +171,15 @@ fn main() {
             EgressPolicy::default(),
         )
         .unwrap();
+        if !warmed {
+            // The process's first DuckDB file pays one-off setup: not any language's.
+            sync(
+                &rt,
+                &sandbox,
+                &sync_config(&wasm, 100, "warm.duckdb", work.path()),
+            );
+            warmed = true;
+        }
         let mut best = Duration::MAX;
         for round in 0..rounds {
             let db = format!("{lang}-{round}.duckdb");
