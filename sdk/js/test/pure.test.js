@@ -1,5 +1,5 @@
 // The SDK's pure parts, in plain Node: schemas, config parsing and values
-// by column type. (The rest needs the host: tests/js.rs in the repository.)
+// by column type. (The rest needs the host: tests/all/js.rs in the repository.)
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { schema, specOf, ParseError } from "../src/config.js";

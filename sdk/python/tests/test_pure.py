@@ -1,5 +1,5 @@
 """The SDK's pure parts, in a plain Python: schemas, config parsing and
-values by column type. (The rest needs the host: tests/python.rs.)"""
+values by column type. (The rest needs the host: tests/all/python.rs.)"""
 
 import datetime as dt
 import json
