@@ -21,7 +21,7 @@
 //! or when this block no longer matches the code:
 //!
 //! ```text
-//! cli         -> config, demo, job, net, relay, sandbox, schema, ssh
+//! cli         -> config, demo, guest_build, job, net, relay, sandbox, schema, ssh
 //! demo        -> config, job, net, sandbox, ssh
 //! job         -> columns, config, guest_build, net, sandbox, schema, sink
 //! sink        -> columns, config, net, schema

@@ -145,6 +145,11 @@
 //! cargo run -- sync --config path/to/airlock.toml
 //! ```
 //!
+//! The rules every connector follows, in any language (tables, keys, batching,
+//! checkpoints, errors, networking), are in `docs/connectors.md` of the airlock
+//! repository; the Python and JavaScript/TypeScript SDKs (`sdk/python`, `sdk/js`)
+//! have this crate's surface.
+//!
 //! # What the sdk does for you
 //!
 //! - `spec` returns the JSON Schema of [`Connector::Config`] (via schemars).

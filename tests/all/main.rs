@@ -7,10 +7,12 @@
 mod harness;
 
 mod bad_input;
+mod js;
 mod limits;
 mod network;
 mod postgres;
 mod private_endpoint;
+mod python;
 mod relay;
 mod resume;
 mod ssh;

@@ -176,6 +176,9 @@ pub fn main() -> i32 {
 /// Sets up what every subcommand shares (the component cache, the egress
 /// policy, the WebAssembly engine), then hands over to the subcommand's file.
 async fn run(cli: Cli, bar: BarSlot) -> Result<(), JobError> {
+    if let Some(dir) = &cli.cache_dir {
+        crate::guest_build::set_cache_dir(dir); // Python/JS build tools and builds go there too
+    }
     let cache_dir = if cli.no_cache {
         None
     } else {

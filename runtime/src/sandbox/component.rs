@@ -32,8 +32,10 @@ pub enum LoadError {
     },
     /// A core module, not a component.
     #[error(
-        "{path} is a core WebAssembly module, not a component; build the connector with \
-         `cargo build --release --target wasm32-wasip2` (which produces a component)"
+        "{path} is a core WebAssembly module, not a component; build the connector as a \
+         component: point `connector` at its directory (Rust, Python or JavaScript/TypeScript) \
+         and airlock builds it, or use `cargo build --release --target wasm32-wasip2`, \
+         componentize-py or ComponentizeJS yourself"
     )]
     CoreModule {
         /// The file.
@@ -50,8 +52,9 @@ pub enum LoadError {
     /// Built against another version of the contract.
     #[error(
         "{path} was built for the airlock contract {found}, but this airlock speaks \
-         {CONTRACT_PACKAGE}@{CONTRACT_VERSION}; rebuild the connector against an airlock-sdk \
-         for contract {CONTRACT_VERSION}, or run it with a matching airlock"
+         {CONTRACT_PACKAGE}@{CONTRACT_VERSION}; rebuild the connector against this airlock's \
+         contract (its wit/, or an airlock-sdk for contract {CONTRACT_VERSION}: airlock builds a \
+         connector directory against its own), or run it with a matching airlock"
     )]
     WrongContract {
         /// The file.
@@ -150,6 +153,38 @@ fn check_contract(engine: &Engine, component: &Component, path: &Path) -> Result
         });
     }
     Ok(())
+}
+
+/// What a connector may import, said for any language: the contract's
+/// interfaces and the WASI 0.2 basics a language runtime needs.
+pub const ALLOWED_IMPORTS: &str = "the airlock:connector interfaces (types, records, log, \
+     network) and the WASI 0.2 basics a language runtime needs (wasi:io, wasi:clocks, \
+     wasi:random, wasi:cli, wasi:filesystem; wasi:sockets is there but refuses every use)";
+
+/// WASI packages the linker provides.
+const WASI_PACKAGES: &[&str] = &["io", "clocks", "random", "cli", "filesystem", "sockets"];
+
+/// The first import of `component` that this host does not provide, if any:
+/// an interface of another package, or a contract interface that does not exist.
+pub fn unexpected_import(engine: &Engine, component: &Component) -> Option<String> {
+    let ours = format!("{CONTRACT_PACKAGE}/");
+    component
+        .component_type()
+        .imports(engine)
+        .map(|(name, _)| name.to_owned())
+        .find(|name| {
+            if let Some(rest) = name.strip_prefix(&ours) {
+                let iface = rest.split('@').next().unwrap_or(rest);
+                return !matches!(iface, "types" | "records" | "log" | "network");
+            }
+            match name.strip_prefix("wasi:") {
+                Some(rest) => {
+                    let package = rest.split('/').next().unwrap_or(rest);
+                    !WASI_PACKAGES.contains(&package)
+                }
+                None => true,
+            }
+        })
 }
 
 #[cfg(test)]

@@ -1,0 +1,312 @@
+//! Python connectors: a `pyproject.toml` whose `[tool.airlock]` table names
+//! the connector class, built with componentize-py against the embedded
+//! contract and SDK.
+//!
+//! ```toml
+//! [tool.airlock]
+//! connector = "rest_api:RestApi"   # module:class, a subclass of airlock_sdk.Connector
+//! python-path = ["src", "vendor"]  # optional: where modules are (default: the directory, and src/ if there)
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use super::embedded::{self, PYTHON_SDK, WIT_FILES};
+use super::process::{self, RunError};
+use super::sources::{self, LOCK_WAIT, Lock, SourceHash};
+use super::{BuildError, tools};
+
+/// How long one componentize-py run may take (about 10-20 s on 2 cores).
+const BUILD_LIMIT: Duration = Duration::from_secs(10 * 60);
+
+/// What `[tool.airlock]` says.
+struct Project {
+    /// The distribution's name (or the directory's), for file names and messages.
+    name: String,
+    module: String,
+    class: String,
+    python_path: Vec<PathBuf>,
+}
+
+/// Whether `pyproject` has a `[tool.airlock]` table.
+pub fn has_airlock_table(pyproject: &Path) -> Result<bool, BuildError> {
+    Ok(read_toml(pyproject)?
+        .get("tool")
+        .and_then(|t| t.get("airlock"))
+        .is_some())
+}
+
+fn read_toml(path: &Path) -> Result<toml::Table, BuildError> {
+    let text = std::fs::read_to_string(path).map_err(|source| BuildError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    text.parse::<toml::Table>()
+        .map_err(|e| BuildError::Project {
+            file: path.to_owned(),
+            problem: format!("not valid TOML: {e}"),
+        })
+}
+
+fn project(dir: &Path) -> Result<Project, BuildError> {
+    let file = dir.join("pyproject.toml");
+    let doc = read_toml(&file)?;
+    let bad = |problem: String| BuildError::Project {
+        file: file.clone(),
+        problem,
+    };
+    let table = doc
+        .get("tool")
+        .and_then(|t| t.get("airlock"))
+        .and_then(|t| t.as_table())
+        .ok_or_else(|| bad("[tool.airlock] must be a table".into()))?;
+    let target = table
+        .get("connector")
+        .and_then(|v| v.as_str())
+        .ok_or_else(|| {
+            bad(
+                "[tool.airlock] needs `connector = \"module:Class\"`, the module and the \
+                 airlock_sdk.Connector subclass to export"
+                    .into(),
+            )
+        })?;
+    let (module, class) = target
+        .split_once(':')
+        .filter(|(m, c)| {
+            !m.is_empty() && m.split('.').all(is_identifier) && is_identifier(c)
+        })
+        .ok_or_else(|| {
+            bad(format!(
+                "tool.airlock.connector must be `module:Class` (e.g. \"rest_api:RestApi\"), not {target:?}"
+            ))
+        })?;
+    let mut python_path = Vec::new();
+    match table.get("python-path") {
+        None => {
+            python_path.push(dir.to_owned());
+            if dir.join("src").is_dir() {
+                python_path.push(dir.join("src"));
+            }
+        }
+        Some(v) => {
+            let list = v.as_array().ok_or_else(|| {
+                bad("tool.airlock.python-path must be a list of directories".into())
+            })?;
+            for entry in list {
+                let rel = entry.as_str().ok_or_else(|| {
+                    bad("tool.airlock.python-path must be a list of directories".into())
+                })?;
+                let p = dir.join(rel);
+                if !p.is_dir() {
+                    return Err(bad(format!(
+                        "tool.airlock.python-path: {} is not a directory",
+                        p.display()
+                    )));
+                }
+                python_path.push(p);
+            }
+        }
+    }
+    let name = doc
+        .get("project")
+        .and_then(|p| p.get("name"))
+        .and_then(|n| n.as_str())
+        .map(str::to_owned)
+        .unwrap_or_else(|| {
+            dir.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "connector".into())
+        });
+    Ok(Project {
+        name: file_safe(&name),
+        module: module.to_owned(),
+        class: class.to_owned(),
+        python_path,
+    })
+}
+
+fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars.next().is_some_and(|c| c.is_alphabetic() || c == '_')
+        && chars.all(|c| c.is_alphanumeric() || c == '_')
+}
+
+/// `name` with anything but letters, digits, `-` and `_` replaced, for a file name.
+pub fn file_safe(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// The module componentize-py exports: the SDK's glue around the project's class.
+fn main_module(p: &Project) -> String {
+    format!(
+        "# Generated by airlock: exports {module}:{class} as the connector's `source`.\n\
+         from wit_world import exports as _exports\n\
+         from airlock_sdk._export import Glue as _Glue\n\
+         from {module} import {class} as _Connector\n\n\n\
+         class Source(_Glue, _exports.Source):\n    connector = _Connector\n",
+        module = p.module,
+        class = p.class,
+    )
+}
+
+/// Builds the project in `dir` (or reuses the build of the same sources).
+pub fn build(dir: &Path, root: &Path) -> Result<PathBuf, BuildError> {
+    let p = project(dir)?;
+    let main = main_module(&p);
+    let (tool, version) = tools::COMPONENTIZE_PY;
+    let mut hash = SourceHash::new(&format!("python {tool} {version}"));
+    hash.add_texts(WIT_FILES);
+    hash.add_texts(PYTHON_SDK);
+    hash.add_texts(&[("airlock_main.py", &main)]);
+    hash.add_file(dir, &dir.join("pyproject.toml"))?;
+    for path in &p.python_path {
+        hash.add_tree(dir, path, &[".py", ".pyi"])?;
+    }
+    let key = hash.finish();
+    let builds = sources::builds_dir(root);
+    let prefix = format!(
+        "python-{}-{}-",
+        p.name,
+        sources::short_hash(&dir.display().to_string())
+    );
+    let out = builds.join(format!("{prefix}{}.wasm", &key[..16]));
+    if out.is_file() {
+        tracing::debug!(component = %out.display(), "Python connector is up to date");
+        return Ok(out);
+    }
+    // One lock per connector directory (not per build, so locks do not pile
+    // up); named so that removing stale builds leaves it.
+    let _held = Lock::take(
+        &builds.join(format!("{}.lock", prefix.trim_end_matches('-'))),
+        &format!("build {}", dir.display()),
+        LOCK_WAIT,
+    )?;
+    if out.is_file() {
+        return Ok(out);
+    }
+    let exe = tools::componentize_py(root)?;
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source| BuildError::Io { path, source }
+    };
+    let stage = tempfile::Builder::new()
+        .prefix("stage-")
+        .tempdir_in(&builds)
+        .map_err(io(&builds))?;
+    let s = stage.path();
+    embedded::write_all(&s.join("wit"), WIT_FILES)?;
+    embedded::write_all(&s.join("airlock_sdk"), PYTHON_SDK)?;
+    embedded::write_all(s, &[("airlock_main.py", &main)])?;
+    let built = s.join("connector.wasm");
+
+    tracing::info!(
+        dir = %dir.display(),
+        "building Python connector {}:{} with {tool} {version}",
+        p.module,
+        p.class
+    );
+    let started = Instant::now();
+    let mut cmd = Command::new(&exe);
+    cmd.current_dir(dir)
+        .arg("-d")
+        .arg(s.join("wit"))
+        .args(["-w", "connector", "componentize"])
+        .arg("-p")
+        .arg(s);
+    for path in &p.python_path {
+        cmd.arg("-p").arg(path);
+    }
+    cmd.arg("airlock_main").arg("-o").arg(&built);
+    let tool_name = format!("{tool} {version}");
+    match process::run(&mut cmd, BUILD_LIMIT) {
+        Ok(done) if done.success && built.is_file() => {}
+        Ok(done) => {
+            return Err(BuildError::Failed {
+                dir: dir.to_owned(),
+                tool: tool_name,
+                output: done.output,
+            });
+        }
+        Err(RunError::Spawn(e)) => {
+            return Err(BuildError::Tool {
+                what: format!("run {}", exe.display()),
+                problem: format!(
+                    "{e}; delete {} to reinstall it",
+                    exe.parent()
+                        .map_or_else(|| exe.display().to_string(), |p| p.display().to_string())
+                ),
+            });
+        }
+        Err(RunError::Timeout(limit, output)) => {
+            return Err(BuildError::Failed {
+                dir: dir.to_owned(),
+                tool: tool_name,
+                output: format!("{output}\n(stopped after {} s)", limit.as_secs()),
+            });
+        }
+    }
+    std::fs::rename(&built, &out).map_err(io(&out))?;
+    sources::remove_stale(&builds, &prefix, &out);
+    tracing::info!(
+        component = %out.display(),
+        "built the Python connector in {:.1}s; it is rebuilt when its sources change",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, text: &str) {
+        std::fs::write(dir.join("pyproject.toml"), text).unwrap();
+    }
+
+    #[test]
+    fn reads_the_airlock_table() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path();
+        write(
+            dir,
+            "[project]\nname = \"My Conn\"\n[tool.airlock]\nconnector = \"pkg.mod:Conn\"\n",
+        );
+        let p = project(dir).unwrap();
+        assert_eq!(
+            (p.name.as_str(), p.module.as_str(), p.class.as_str()),
+            ("My_Conn", "pkg.mod", "Conn")
+        );
+        assert_eq!(p.python_path, [dir.to_owned()]);
+        assert!(main_module(&p).contains("from pkg.mod import Conn as _Connector"));
+
+        for (bad, says) in [
+            ("[tool.airlock]\n", r#"connector = "module:Class""#),
+            (
+                "[tool.airlock]\nconnector = \"mod\"\n",
+                "must be `module:Class`",
+            ),
+            (
+                "[tool.airlock]\nconnector = \"a b:C\"\n",
+                "must be `module:Class`",
+            ),
+            (
+                "[tool.airlock]\nconnector = \"m:C\"\npython-path = [\"nope\"]\n",
+                "is not a directory",
+            ),
+            ("[tool.airlock\n", "not valid TOML"),
+        ] {
+            write(dir, bad);
+            let e = project(dir).err().expect(bad).to_string();
+            assert!(e.contains(says), "{bad}: {e}");
+        }
+    }
+}
