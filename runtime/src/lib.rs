@@ -21,19 +21,20 @@
 //! or when this block no longer matches the code:
 //!
 //! ```text
-//! cli         -> config, demo, guest_build, job, net, relay, sandbox, schema, ssh
+//! cli         -> config, demo, job, net, relay, sandbox, schema, ssh
 //! demo        -> config, job, net, sandbox, ssh
-//! job         -> columns, config, guest_build, net, sandbox, schema, sink
+//! job         -> columns, config, dirs, guest_build, net, sandbox, schema, sink
 //! sink        -> columns, config, net, schema
-//! sandbox     -> columns, config, net, redact, schema
+//! sandbox     -> columns, config, dirs, net, redact, schema
 //! relay       -> config, ssh
 //! net         -> config, conn, ssh
 //! ssh         -> config, conn
+//! guest_build -> dirs
 //! config      -> redact
 //! columns     -> schema
 //! schema      -> (nothing)
 //! redact      -> (nothing)
-//! guest_build -> (nothing)
+//! dirs        -> (nothing)
 //! conn        -> (nothing)
 //! ```
 //!
@@ -53,7 +54,9 @@
 //! - [`sandbox`]: wasmtime — engine, component cache, limits, one file per WIT
 //!   interface; records go to the [`sandbox::RecordWriter`] a sync installs.
 //! - [`sink`]: destinations ([`sink::open`]), the embedded DuckDB default.
-//! - [`guest_build`]: builds a connector from its source directory.
+//! - [`dirs`]: where airlock caches things by default.
+//! - [`guest_build`]: builds a connector from its source directory (Rust,
+//!   Python or JavaScript/TypeScript).
 //! - [`job`]: one sync — config, connector, instance, writer, destination — and
 //!   the smaller commands built from the same steps.
 //! - `demo` (cargo feature `demo`, on by default): what `airlock demo` runs.
@@ -68,6 +71,7 @@ pub mod config;
 pub mod conn;
 #[cfg(feature = "demo")]
 pub mod demo;
+pub mod dirs;
 pub mod guest_build;
 pub mod job;
 pub mod net;

@@ -423,7 +423,6 @@ fn builds_are_reused_until_sources_change_and_errors_show_the_tools_message() {
 /// Python component (14 core modules) fits the pooling allocator.
 #[test]
 fn unexpected_imports_are_named_and_python_fits_the_pool() {
-    airlock::guest_build::set_cache_dir(&harness::cache_dir());
     let counter = project(
         "c:C",
         &[(
@@ -432,7 +431,8 @@ fn unexpected_imports_are_named_and_python_fits_the_pool() {
              def discover(self, config):\n        return []\n",
         )],
     );
-    let wasm = airlock::guest_build::build(counter.path()).expect("build");
+    let wasm =
+        airlock::guest_build::build_in(counter.path(), Some(&harness::cache_dir())).expect("build");
     let rt = tokio::runtime::Runtime::new().unwrap();
     let sandbox = airlock::sandbox::Sandbox::new(&airlock::sandbox::SandboxOptions {
         cache_dir: Some(harness::cache_dir()),

@@ -176,9 +176,6 @@ pub fn main() -> i32 {
 /// Sets up what every subcommand shares (the component cache, the egress
 /// policy, the WebAssembly engine), then hands over to the subcommand's file.
 async fn run(cli: Cli, bar: BarSlot) -> Result<(), JobError> {
-    if let Some(dir) = &cli.cache_dir {
-        crate::guest_build::set_cache_dir(dir); // Python/JS build tools and builds go there too
-    }
     let cache_dir = if cli.no_cache {
         None
     } else {
@@ -188,7 +185,7 @@ async fn run(cli: Cli, bar: BarSlot) -> Result<(), JobError> {
         Some(path) => EgressPolicy::load(path).map_err(|e| JobError::Usage(e.to_string()))?,
         None => EgressPolicy::default(),
     };
-    let rt = job::Runtime::new(
+    let mut rt = job::Runtime::new(
         &SandboxOptions {
             cache_dir: cache_dir.clone(),
             pooled_instances: None,
@@ -196,6 +193,10 @@ async fn run(cli: Cli, bar: BarSlot) -> Result<(), JobError> {
         policy,
     )
     .map_err(|e| JobError::Failed(format!("cannot set up the WebAssembly engine: {e:#}")))?;
+    if let Some(dir) = &cli.cache_dir {
+        // Python and JavaScript build tools and builds go there too.
+        rt.build_cache = Some(dir.clone());
+    }
     match cli.command {
         Command::Spec { connector } => spec::run(&rt, &connector).await,
         Command::Check { config } => check::run(&rt, &config).await,

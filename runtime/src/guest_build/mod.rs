@@ -22,7 +22,6 @@ mod sources;
 mod tools;
 
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 
 pub use embedded::WIT_FILES;
 pub use rust::GUEST_TARGET;
@@ -91,23 +90,24 @@ pub enum BuildError {
     Rust(String),
 }
 
-/// Builds the connector in `dir` and returns the component it produced.
-/// The error is a message for a person (see [`build_connector`] for a typed one).
-pub fn build(dir: &Path) -> Result<PathBuf, String> {
-    build_connector(dir).map_err(|e| e.to_string())
+/// [`build_in`] with the default cache root ([`crate::dirs::default_cache_root`]).
+pub fn build(dir: &Path) -> Result<PathBuf, BuildError> {
+    build_in(dir, crate::dirs::default_cache_root().as_deref())
 }
 
-/// Builds the connector in `dir`: detects its language, installs the tools it
-/// needs when missing, and builds it (or reuses the last build of the same sources).
-pub fn build_connector(dir: &Path) -> Result<PathBuf, BuildError> {
+/// Builds the connector in `dir` and returns the component it produced:
+/// detects its language, installs the tools it needs when missing, and builds
+/// it (or reuses the last build of the same sources). Python and JavaScript
+/// tools and builds live under `cache_root` (`tools/`, `builds/`).
+pub fn build_in(dir: &Path, cache_root: Option<&Path>) -> Result<PathBuf, BuildError> {
     let dir = dir.canonicalize().map_err(|source| BuildError::Io {
         path: dir.to_owned(),
         source,
     })?;
     match detect(&dir)? {
         Language::Rust => rust::build(&dir).map_err(BuildError::Rust),
-        Language::Python => python::build(&dir, &build_root()?),
-        Language::JavaScript => js::build(&dir, &build_root()?),
+        Language::Python => python::build(&dir, &build_root(cache_root)?),
+        Language::JavaScript => js::build(&dir, &build_root(cache_root)?),
     }
 }
 
@@ -147,35 +147,13 @@ pub fn detect(dir: &Path) -> Result<Language, BuildError> {
     })
 }
 
-static CACHE_DIR: OnceLock<PathBuf> = OnceLock::new();
-
-/// Uses `dir` for tools and builds instead of the default (the command's
-/// `--cache-dir`). Only the first call counts.
-pub fn set_cache_dir(dir: &Path) {
-    let _ = CACHE_DIR.set(dir.to_owned());
-}
-
-/// Where build tools and Python/JavaScript builds live: [`set_cache_dir`]'s
-/// directory, else `$AIRLOCK_CACHE_DIR`, else `$XDG_CACHE_HOME/airlock`, else
-/// `$HOME/.cache/airlock` (the compiled-component cache's parent).
-pub fn cache_dir() -> Option<PathBuf> {
-    if let Some(d) = CACHE_DIR.get() {
-        return Some(d.clone());
-    }
-    if let Some(d) = std::env::var_os("AIRLOCK_CACHE_DIR") {
-        return Some(PathBuf::from(d));
-    }
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache")))?;
-    Some(base.join("airlock"))
-}
-
-fn build_root() -> Result<PathBuf, BuildError> {
-    cache_dir().ok_or_else(|| BuildError::Tool {
-        what: "find a cache directory for build tools".into(),
-        problem: "neither AIRLOCK_CACHE_DIR nor HOME is set; set AIRLOCK_CACHE_DIR".into(),
-    })
+fn build_root(cache_root: Option<&Path>) -> Result<PathBuf, BuildError> {
+    cache_root
+        .map(Path::to_owned)
+        .ok_or_else(|| BuildError::Tool {
+            what: "find a cache directory for build tools".into(),
+            problem: "neither AIRLOCK_CACHE_DIR nor HOME is set; set AIRLOCK_CACHE_DIR".into(),
+        })
 }
 
 #[cfg(test)]

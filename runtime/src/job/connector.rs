@@ -9,13 +9,14 @@ use super::endpoints::network;
 use super::{JobError, Runtime};
 use crate::config::JobConfig;
 use crate::guest_build;
-use crate::sandbox::{CacheOutcome, Instance, JobEnv, LoadedConnector, Sandbox};
+use crate::sandbox::{CacheOutcome, Instance, JobEnv, LoadedConnector};
 use crate::schema::TableSchema;
 
-/// Finds the connector component: a `.wasm` file as is, or a crate directory built first.
-pub fn connector_file(path: &Path) -> Result<PathBuf, JobError> {
+/// Finds the connector component: a `.wasm` file as is, or a connector
+/// directory (Rust, Python or JavaScript) built first.
+pub fn connector_file(rt: &Runtime, path: &Path) -> Result<PathBuf, JobError> {
     if path.is_dir() {
-        return guest_build::build(path).map_err(JobError::Usage);
+        return Ok(guest_build::build_in(path, rt.build_cache.as_deref())?);
     }
     if !path.exists() {
         return Err(JobError::Usage(format!(
@@ -27,10 +28,10 @@ pub fn connector_file(path: &Path) -> Result<PathBuf, JobError> {
 }
 
 /// Loads (and if needed builds) the connector at `path`.
-pub fn load(sandbox: &Sandbox, path: &Path) -> Result<LoadedConnector, JobError> {
-    let file = connector_file(path)?;
+pub fn load(rt: &Runtime, path: &Path) -> Result<LoadedConnector, JobError> {
+    let file = connector_file(rt, path)?;
     let started = std::time::Instant::now();
-    let loaded = sandbox.load(&file)?;
+    let loaded = rt.sandbox.load(&file)?;
     if loaded.cache == CacheOutcome::Miss {
         tracing::info!(
             connector = %file.display(),
@@ -68,7 +69,7 @@ pub(super) async fn instantiate(
 
 /// The JSON Schema of a connector's config.
 pub async fn spec(rt: &Runtime, connector: &Path) -> Result<serde_json::Value, JobError> {
-    let loaded = load(&rt.sandbox, connector)?;
+    let loaded = load(rt, connector)?;
     let config = JobConfig::parse(
         &format!("connector = {:?}", connector.display().to_string()),
         Path::new("."),
@@ -82,7 +83,7 @@ pub async fn spec(rt: &Runtime, connector: &Path) -> Result<serde_json::Value, J
 
 /// Runs the connector's own check of its config.
 pub async fn check(rt: &Runtime, config: &JobConfig) -> Result<(), JobError> {
-    let loaded = load(&rt.sandbox, &config.connector)?;
+    let loaded = load(rt, &config.connector)?;
     let mut instance = instantiate(rt, &loaded, config).await?;
     instance
         .check(&config.connector_config.to_string())
@@ -92,7 +93,7 @@ pub async fn check(rt: &Runtime, config: &JobConfig) -> Result<(), JobError> {
 
 /// The tables the connector declares, validated.
 pub async fn discover(rt: &Runtime, config: &JobConfig) -> Result<Vec<TableSchema>, JobError> {
-    let loaded = load(&rt.sandbox, &config.connector)?;
+    let loaded = load(rt, &config.connector)?;
     let mut instance = instantiate(rt, &loaded, config).await?;
     discover_in(&mut instance, config).await
 }

@@ -2,6 +2,7 @@
 //! failed: bad input (exit 2) or a failed run (exit 1).
 
 use crate::config::ConfigError;
+use crate::guest_build::BuildError;
 use crate::net::NetError;
 use crate::sandbox::{ConnectorError, ErrorKind, LoadError, Trap};
 use crate::sink::SinkError;
@@ -49,6 +50,14 @@ impl From<Trap> for JobError {
 /// A connection file, or a part of it, that cannot be used is the user's input.
 impl From<ConfigError> for JobError {
     fn from(e: ConfigError) -> Self {
+        JobError::Usage(e.to_string())
+    }
+}
+
+/// A connector directory that does not build is the user's input (the
+/// build tool's own message is in it).
+impl From<BuildError> for JobError {
+    fn from(e: BuildError) -> Self {
         JobError::Usage(e.to_string())
     }
 }

@@ -26,17 +26,23 @@ pub use progress::{Progress, Snapshot, TableStats, thousands};
 pub use sync::{SyncReport, reset, sync};
 pub use writer::{WriteError, Writer};
 
+use std::path::PathBuf;
+
 use crate::net::{Dialer, EgressPolicy};
 use crate::sandbox::{Sandbox, SandboxOptions};
 
 /// What every job of a process shares: the wasmtime engine (and its cache of
-/// compiled connectors), and the network dialer (the operator's egress policy
-/// and the SSH session pool).
+/// compiled connectors), the network dialer (the operator's egress policy and
+/// the SSH session pool), and where connector sources are built.
 pub struct Runtime {
     /// Engine, linker and component cache.
     pub sandbox: Sandbox,
     /// The way out for every connection of every job.
     pub dialer: Dialer,
+    /// Where Python and JavaScript build tools and builds live
+    /// ([`guest_build::build_in`](crate::guest_build::build_in)); the
+    /// default cache root unless set.
+    pub build_cache: Option<PathBuf>,
 }
 
 impl Runtime {
@@ -45,6 +51,7 @@ impl Runtime {
         Ok(Runtime {
             sandbox: Sandbox::new(options)?,
             dialer: Dialer::new(policy),
+            build_cache: crate::dirs::default_cache_root(),
         })
     }
 }

@@ -29,7 +29,7 @@ pub async fn sync(
     progress: Arc<Progress>,
 ) -> Result<SyncReport, JobError> {
     let destination = config.require_destination()?;
-    let loaded = load(&rt.sandbox, &config.connector)?;
+    let loaded = load(rt, &config.connector)?;
     let mut instance = instantiate(rt, &loaded, config).await?;
     let tables = discover_in(&mut instance, config).await?;
 

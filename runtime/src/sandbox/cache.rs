@@ -61,16 +61,9 @@ impl ComponentCache {
         }
     }
 
-    /// `$AIRLOCK_CACHE_DIR`, else `$XDG_CACHE_HOME/airlock/components`, else
-    /// `$HOME/.cache/airlock/components`.
+    /// `components/` under [`crate::dirs::default_cache_root`].
     pub fn default_dir() -> Option<PathBuf> {
-        if let Some(d) = std::env::var_os("AIRLOCK_CACHE_DIR") {
-            return Some(PathBuf::from(d));
-        }
-        let base = std::env::var_os("XDG_CACHE_HOME")
-            .map(PathBuf::from)
-            .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache")))?;
-        Some(base.join("airlock").join("components"))
+        crate::dirs::default_cache_root().map(|root| root.join("components"))
     }
 
     /// Loads the compiled form of `wasm`, compiling and storing it on a miss.
